@@ -1,0 +1,51 @@
+/**
+ * Test runners and Ctrl-C do not await a harness's teardown: on SIGINT, SIGTERM or SIGHUP every
+ * live run is stopped before the process goes, and on `exit` whatever is left is killed at once.
+ */
+export interface Stoppable {
+  stop(): Promise<unknown>;
+  /** Synchronous last resort, for the `exit` event. */
+  killNow(): void;
+}
+
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const STOP_ON_SIGNAL_MS = 15_000;
+const live = new Set<Stoppable>();
+let installed = false;
+
+export function track(run: Stoppable): void {
+  live.add(run);
+  if (installed) return;
+  installed = true;
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  process.on("exit", onExit);
+}
+
+export function untrack(run: Stoppable): void {
+  live.delete(run);
+  if (live.size > 0 || !installed) return;
+  installed = false;
+  for (const signal of SIGNALS) process.off(signal, onSignal);
+  process.off("exit", onExit);
+}
+
+async function onSignal(signal: NodeJS.Signals): Promise<void> {
+  const runs = [...live];
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(runs.map((run) => run.stop())),
+    new Promise((resolve) => (timer = setTimeout(resolve, STOP_ON_SIGNAL_MS))),
+  ]);
+  clearTimeout(timer);
+  for (const run of runs) run.killNow();
+  // Nobody else listens: do what the signal would have done without us.
+  if (process.listenerCount(signal) === (installed ? 1 : 0)) {
+    for (const s of SIGNALS) process.off(s, onSignal);
+    process.off("exit", onExit);
+    process.kill(process.pid, signal);
+  }
+}
+
+function onExit(): void {
+  for (const run of live) run.killNow();
+}

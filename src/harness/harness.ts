@@ -1,0 +1,95 @@
+import { ConfigError } from "../errors.js";
+import { HarnessBuilder, type ServiceMap } from "../spec/builder.js";
+import type { HarnessOptions } from "../spec/types.js";
+import { loadTopologyFile } from "../spec/yaml.js";
+import type { HarnessDescriptor, Registry } from "./descriptor.js";
+import type { Run } from "./run.js";
+import { ServiceHandle } from "./service-handle.js";
+
+export type ServiceHandles<S extends ServiceMap> = { readonly [K in keyof S & string]: ServiceHandle<K> };
+
+/** A started topology. Stop it with `stop()` or `await using`. */
+export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposable {
+  readonly runId: string;
+  readonly services: ServiceHandles<S>;
+  readonly #run: Run;
+
+  /** @internal Use `Harness.builder()…start()`. */
+  constructor(run: Run, signal: AbortSignal) {
+    this.#run = run;
+    this.runId = run.plan.runId;
+    const services: Record<string, ServiceHandle> = {};
+    for (const [name, controller] of run.controllers) services[name] = new ServiceHandle(controller, signal);
+    this.services = Object.freeze(services) as ServiceHandles<S>;
+  }
+
+  /** Starts describing a topology. */
+  static builder(options?: HarnessOptions): HarnessBuilder<{}> {
+    return HarnessBuilder.create(options);
+  }
+
+  /** A builder for the topology of a `services.yaml` (the ADR's format). */
+  static fromFile(file: string): HarnessBuilder<ServiceMap> {
+    return HarnessBuilder.fromSpec(loadTopologyFile(file));
+  }
+
+  /** The handle of a service by name (for names only known at run time). */
+  service<K extends keyof S & string>(name: K): ServiceHandle<K> {
+    const handle = this.services[name];
+    if (!handle) {
+      throw new ConfigError(`There is no service "${name}" in this topology (${Object.keys(this.services).join(", ")})`, {
+        code: "E_CONFIG",
+        service: name,
+      });
+    }
+    return handle;
+  }
+
+  /** The env that service was given: its peers' addresses as it reaches them, and its own values. */
+  envFor<K extends keyof S & string>(name: K): Readonly<Record<string, string>> {
+    return this.service(name).env;
+  }
+
+  /** Every service with its target and every address it has. Plain JSON. */
+  registry(): Registry {
+    const registry: Registry = {};
+    for (const service of Object.values(this.#run.plan.services)) {
+      registry[service.name] = {
+        target: service.target,
+        port: service.port ?? null,
+        addr: service.addr ?? null,
+        addresses: { ...service.addresses },
+        dependsOn: [...service.spec.dependsOn],
+      };
+    }
+    return registry;
+  }
+
+  /** Everything a test needs, as structured-cloneable data (for vitest's `provide`, jest's env). */
+  toDescriptor(): HarnessDescriptor {
+    const services: HarnessDescriptor["services"] = {};
+    const env: HarnessDescriptor["env"] = {};
+    for (const handle of Object.values<ServiceHandle>(this.services)) {
+      services[handle.name] = {
+        name: handle.name,
+        target: handle.target,
+        addr: handle.addr ?? null,
+        host: handle.host ?? null,
+        port: handle.port ?? null,
+        addresses: { ...handle.addresses },
+        envFile: handle.envFile,
+      };
+      env[handle.name] = { ...handle.env };
+    }
+    return { runId: this.runId, services, env, registry: this.registry() };
+  }
+
+  /** Stops every service (dependents first) and removes what the run created. Runs once. */
+  stop(): Promise<void> {
+    return this.#run.stop();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}

@@ -1,0 +1,122 @@
+import { HarnessError, StartError, StopError } from "../errors.js";
+import type { Plan } from "../plan/plan.js";
+import { signalGroup } from "../runtimes/process/process-group.js";
+import type { Runtime } from "../runtimes/runtime.js";
+import type { HarnessEvent, TargetKind } from "../spec/types.js";
+import type { RunState } from "../state/run-state.js";
+import { type Stoppable, track, untrack } from "./exit-hooks.js";
+import { ServiceController } from "./service-controller.js";
+
+/**
+ * One started topology: starts services as soon as their dependencies are healthy (so each
+ * dependency level starts in parallel), and stops them in reverse level order, exactly once.
+ */
+export class Run implements Stoppable {
+  readonly controllers: ReadonlyMap<string, ServiceController>;
+  #stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly plan: Plan,
+    readonly state: RunState,
+    private readonly runtimes: ReadonlyMap<TargetKind, Runtime>,
+    emit: (event: HarnessEvent) => void,
+  ) {
+    const controllers = new Map<string, ServiceController>();
+    for (const service of Object.values(plan.services)) {
+      controllers.set(service.name, new ServiceController(service, plan, runtimes.get(service.target)!, state, emit));
+    }
+    this.controllers = controllers;
+    track(this);
+  }
+
+  /** Resolves when every service is healthy; on the first failure abandons the rest and rejects. */
+  async startAll(signal: AbortSignal): Promise<void> {
+    const failed = new AbortController();
+    const abandon = AbortSignal.any([signal, failed.signal]);
+    for (const runtime of this.runtimes.values()) await runtime.prepare?.(this.plan);
+    const ready = new Map<string, Promise<void>>();
+    const errors: unknown[] = [];
+    for (const name of this.plan.levels.flat()) {
+      const deps = this.plan.services[name]!.spec.dependsOn.map((d) => ready.get(d)!);
+      const started = (async () => {
+        await Promise.all(deps);
+        if (abandon.aborted) throw abandoned(signal);
+        await this.controllers.get(name)!.start(abandon);
+      })();
+      started.catch((error) => {
+        errors.push(error);
+        failed.abort();
+      });
+      ready.set(name, started);
+    }
+    await Promise.allSettled(ready.values());
+    if (errors.length > 0) throw rootCause(errors, signal);
+  }
+
+  /** Stops every service, dependents first; runs once; reports every failure. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopAll();
+    return this.#stopping;
+  }
+
+  killNow(): void {
+    for (const resource of this.state.resources) {
+      if (resource.kind === "process") signalGroup(Number(resource.pgid), "SIGKILL");
+    }
+  }
+
+  async #stopAll(): Promise<void> {
+    const errors: HarnessError[] = [];
+    for (const level of [...this.plan.levels].reverse()) {
+      await Promise.all(
+        level.map(async (name) => {
+          const controller = this.controllers.get(name)!;
+          try {
+            await controller.stop();
+          } catch (error) {
+            errors.push(asStopError(name, error, controller.log.tail(20).map((l) => l.line)));
+          }
+        }),
+      );
+    }
+    for (const [kind, runtime] of this.runtimes) {
+      try {
+        await runtime.dispose?.();
+      } catch (error) {
+        errors.push(new HarnessError(`The ${kind} runtime did not clean up: ${(error as Error).message}`, { code: "E_STOP_FAILED", cause: error }));
+      }
+    }
+    await Promise.all([...this.controllers.values()].map((c) => c.log.close()));
+    untrack(this);
+    if (errors.length > 0) throw new StopError(errors);
+    this.state.remove();
+  }
+}
+
+function abandoned(signal: AbortSignal): StartError {
+  const reason = signal.reason as Error | undefined;
+  if (reason?.name === "TimeoutError") {
+    return new StartError(`The topology did not become healthy within the start's \`timeoutMs\`; raise it or look at the slowest service`, {
+      code: "E_START_TIMEOUT",
+      cause: reason,
+    });
+  }
+  return new StartError("The start was aborted", { code: "E_START_ABORTED", cause: reason });
+}
+
+/** The error that caused the others: not an abandonment that followed it. */
+function rootCause(errors: unknown[], signal: AbortSignal): unknown {
+  const real = errors.find((e) => !(e instanceof StartError && e.code === "E_START_ABORTED"));
+  if (real) return real;
+  return signal.aborted ? abandoned(signal) : errors[0];
+}
+
+function asStopError(service: string, error: unknown, logTail: string[]): HarnessError {
+  if (error instanceof HarnessError) return error;
+  return new HarnessError(`Service "${service}" did not stop: ${(error as Error).message}`, {
+    code: "E_STOP_FAILED",
+    service,
+    cause: error,
+    logTail,
+  });
+}

@@ -1,0 +1,35 @@
+import { planTopology } from "../plan/plan-topology.js";
+import { loadRuntime } from "../runtimes/load-runtime.js";
+import type { Runtime } from "../runtimes/runtime.js";
+import type { ServiceMap } from "../spec/builder.js";
+import type { StartOptions, TargetKind, TopologySpec } from "../spec/types.js";
+import { RunState } from "../state/run-state.js";
+import { Harness } from "./harness.js";
+import { Run } from "./run.js";
+
+/**
+ * Plans (nothing created yet), checks every service (still nothing created), then starts. If any
+ * service fails, everything already started is stopped before the error is thrown.
+ */
+export async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
+  const plan = await planTopology(spec);
+  const runtimes = new Map<TargetKind, Runtime>();
+  for (const kind of new Set(spec.services.map((s) => s.target))) runtimes.set(kind, await loadRuntime(kind));
+  await Promise.all(Object.values(plan.services).map((s) => runtimes.get(s.target)!.preflight(s)));
+
+  const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)];
+  const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+  const emit = options.onEvent ?? (() => {});
+  for (const name of plan.levels.flat()) emit({ service: name, state: "waiting", addr: plan.services[name]!.addr });
+
+  const run = new Run(plan, RunState.create(plan.runDir, plan.runId), runtimes, emit);
+  try {
+    await run.startAll(signal);
+  } catch (error) {
+    await run.stop().catch((stopError: unknown) => {
+      if (error instanceof Error) (error as Error & { stopError?: unknown }).stopError = stopError;
+    });
+    throw error;
+  }
+  return new Harness<S>(run, new AbortController().signal);
+}

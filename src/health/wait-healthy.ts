@@ -1,0 +1,60 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { StartError } from "../errors.js";
+import type { ServiceLog } from "../logs/service-log.js";
+import type { ExitInfo } from "../runtimes/runtime.js";
+import type { Probe } from "./probes.js";
+
+const TAIL_LINES = 20;
+
+export interface WaitOptions {
+  service: string;
+  probe: Probe | undefined;
+  exited: Promise<ExitInfo>;
+  log: ServiceLog;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Readiness as a race of the probe, an early exit and a deadline. The first check runs at once;
+ * the gaps then double from 2 ms up to 100 ms, so a fast service is seen within a few ms and a
+ * slow one costs few checks.
+ */
+export async function waitHealthy(options: WaitOptions): Promise<void> {
+  const { service, probe, log, signal } = options;
+  let exit: ExitInfo | undefined;
+  void options.exited.then((info) => (exit = info));
+  const exitedOrAborted = Promise.race([options.exited, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
+  const deadline = Date.now() + options.timeoutMs;
+  const tail = () => log.tail(TAIL_LINES).map((l) => l.line);
+  let delay = 2;
+  for (;;) {
+    if (signal.aborted) throw new StartError(`Start of service "${service}" was abandoned`, { code: "E_START_ABORTED", service });
+    if (exit) throw earlyExit(service, exit, tail());
+    if (!probe) return;
+    const ready = await probe.check(signal);
+    // A probe that succeeded against a port left by something else must not hide an exit.
+    await Promise.resolve();
+    if (exit) throw earlyExit(service, exit, tail());
+    if (ready) return;
+    if (Date.now() >= deadline) {
+      throw new StartError(
+        `Service "${service}" did not become healthy within ${options.timeoutMs} ms: ${probe.description} never succeeded` +
+          (probe.last ? ` (last try: ${probe.last})` : "") +
+          `; check its log, fix its \`health\` option, or raise \`startTimeoutMs\``,
+        { code: "E_HEALTH_TIMEOUT", service, logTail: tail() },
+      );
+    }
+    await Promise.race([sleep(Math.min(delay, Math.max(0, deadline - Date.now()))), exitedOrAborted]);
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+function earlyExit(service: string, exit: ExitInfo, tail: string[]): StartError {
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  return new StartError(`Service "${service}" ${how} while starting; see its log below`, {
+    code: "E_EARLY_EXIT",
+    service,
+    logTail: tail,
+  });
+}

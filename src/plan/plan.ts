@@ -1,0 +1,167 @@
+import path from "node:path";
+import { ConfigError } from "../errors.js";
+import { envPrefix } from "../spec/service-options.js";
+import type { ServiceSpec, TargetKind, TopologySpec } from "../spec/types.js";
+import { type HostAddresses, type Placement, addressFor, formatEndpoint } from "./addresses.js";
+import { interpolate } from "./interpolate.js";
+import { dependencyLevels } from "./order.js";
+import { placeService } from "./placement.js";
+
+/** What the plan needs to know about the host; gathered by `gatherHostFacts`, fixed in tests. */
+export interface HostFacts {
+  runId: string;
+  runDir: string;
+  /** The port chosen for each service whose `port` is 0. */
+  ports: Readonly<Record<string, number>>;
+  /** The harness process's environment: the last scope of `${VAR}` interpolation. */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  addresses: HostAddresses;
+}
+
+/** Every address a service has, as "ip:port". */
+export interface ServiceAddresses {
+  /** Reachable from the harness host. */
+  host?: string;
+  /** On the run's docker network. */
+  container?: string;
+  /** On the LAN. */
+  lan?: string;
+  /** On the WireGuard mesh. */
+  wireguard?: string;
+}
+
+export interface PlannedService {
+  readonly name: string;
+  readonly target: TargetKind;
+  readonly spec: ServiceSpec;
+  /** Start-up level: 0 has no dependencies. */
+  readonly level: number;
+  readonly placement: Placement;
+  /** The port the service listens on where it runs (its `PORT`). */
+  readonly port: number | undefined;
+  /** "ip:port" reachable from the harness host; the probe's target. */
+  readonly addr: string | undefined;
+  readonly addresses: Readonly<ServiceAddresses>;
+  /** The complete env the harness gives the service (without an inherited environment). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Its arguments, interpolated. */
+  readonly args: readonly string[];
+  /** The service's own folder in the run's state dir. */
+  readonly dir: string;
+  /** Where the service reads its env file (`HARNESS_ENV_FILE`), on the machine it runs on. */
+  readonly envFile: string;
+}
+
+export interface Plan {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly levels: readonly (readonly string[])[];
+  readonly services: Readonly<Record<string, PlannedService>>;
+  /** Whether the WireGuard mesh is needed: only when a `wireguard` service exists. */
+  readonly meshNeeded: boolean;
+  /** The harness host's own addresses as each kind of caller sees them. */
+  readonly hostAddresses: Readonly<HostAddresses>;
+}
+
+/** The address of `target` as `caller` reaches it; `undefined` when it has none there. */
+export function addrFor(plan: Plan, target: string, caller: string): string | undefined {
+  const endpoint = addressFor(plan.services[target]!.placement, plan.services[caller]!.placement, plan.hostAddresses);
+  return endpoint ? formatEndpoint(endpoint) : undefined;
+}
+
+/** Decides order, ports, addresses and env of every service. Pure. */
+export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
+  const levels = dependencyLevels(spec.services);
+  const levelOf = new Map(levels.flatMap((names, i) => names.map((n) => [n, i] as const)));
+  const placements = new Map(spec.services.map((s) => [s.name, placeService(s, facts)]));
+  checkHostPorts(spec.services, placements);
+
+  const services: Record<string, PlannedService> = {};
+  for (const service of spec.services) {
+    const placement = placements.get(service.name)!;
+    const dir = path.join(facts.runDir, service.name);
+    const envFile = placement.location === "host" ? path.join(dir, "service.env") : remoteEnvFile(service);
+    const injected: Record<string, string> = {};
+    for (const other of spec.services) {
+      if (other.name === service.name) continue;
+      const endpoint = addressFor(placements.get(other.name)!, placement, facts.addresses);
+      if (!endpoint) continue;
+      const prefix = envPrefix(other.name);
+      injected[`${prefix}_HOST`] = endpoint.host;
+      if (endpoint.port !== undefined) {
+        injected[`${prefix}_ADDR`] = formatEndpoint(endpoint);
+        injected[`${prefix}_PORT`] = String(endpoint.port);
+      }
+    }
+    if (placement.port !== undefined) injected.PORT = String(placement.port);
+    injected.HARNESS_RUN_ID = facts.runId;
+    injected.HARNESS_SERVICE = service.name;
+    injected.HARNESS_ENV_FILE = envFile;
+
+    // User values see the injected env, then the service's other raw values, then the host's env.
+    const scopes = [injected, service.env, facts.hostEnv];
+    const env: Record<string, string> = { ...injected };
+    for (const [key, value] of Object.entries(service.env)) {
+      env[key] = interpolate(value, scopes, { service: service.name, field: `env.${key}` });
+    }
+    const args = service.args.map((a, i) => interpolate(a, [env, facts.hostEnv], { service: service.name, field: `args[${i}]` }));
+    const fromHost = addressFor(placement, { location: "host", port: undefined }, facts.addresses);
+    services[service.name] = Object.freeze({
+      name: service.name,
+      target: service.target,
+      spec: service,
+      level: levelOf.get(service.name)!,
+      placement,
+      port: placement.port,
+      addr: fromHost?.port === undefined ? undefined : formatEndpoint(fromHost),
+      addresses: Object.freeze(addressesOf(placement, fromHost ? formatEndpoint(fromHost) : undefined)),
+      env: Object.freeze(env),
+      args: Object.freeze(args),
+      dir,
+      envFile,
+    });
+  }
+  return Object.freeze({
+    runId: facts.runId,
+    runDir: facts.runDir,
+    levels,
+    services: Object.freeze(services),
+    meshNeeded: spec.services.some((s) => s.target === "wireguard"),
+    hostAddresses: facts.addresses,
+  });
+}
+
+function addressesOf(p: Placement, host: string | undefined): ServiceAddresses {
+  const withPort = (ip: string | undefined) => (ip === undefined ? undefined : p.port === undefined ? ip : `${ip}:${p.port}`);
+  const result: ServiceAddresses = {};
+  if (host !== undefined) result.host = host;
+  const container = withPort(p.containerIp);
+  if (container !== undefined) result.container = container;
+  const lan = withPort(p.lanIp);
+  if (lan !== undefined) result.lan = lan;
+  const wireguard = withPort(p.meshIp);
+  if (wireguard !== undefined) result.wireguard = wireguard;
+  return result;
+}
+
+function remoteEnvFile(service: ServiceSpec): string {
+  const root = typeof service.options.remoteRoot === "string" ? service.options.remoteRoot : "/opt/harness";
+  return path.posix.join(root, service.name, "service.env");
+}
+
+/** Two services of this host cannot listen on one port. */
+function checkHostPorts(services: readonly ServiceSpec[], placements: Map<string, Placement>): void {
+  const owner = new Map<number, string>();
+  for (const service of services) {
+    const hostPort = placements.get(service.name)!.hostPort;
+    if (hostPort === undefined || hostPort === 0) continue;
+    const other = owner.get(hostPort);
+    if (other !== undefined) {
+      throw new ConfigError(
+        `Services "${other}" and "${service.name}" both want port ${hostPort} on this host: give one of them another \`port\`, or \`port: 0\``,
+        { code: "E_PORT_IN_USE", service: service.name },
+      );
+    }
+    owner.set(hostPort, service.name);
+  }
+}

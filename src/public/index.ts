@@ -1,0 +1,21 @@
+export { Harness, type ServiceHandles } from "../harness/harness.js";
+export { HarnessBuilder, type ServiceMap } from "../spec/builder.js";
+export { ServiceHandle, type ServiceStatus } from "../harness/service-handle.js";
+export type { HarnessDescriptor, ServiceDescriptor, Registry, RegistryEntry } from "../harness/descriptor.js";
+export type { ServiceState } from "../harness/service-controller.js";
+export type { LogLine, LogsOptions } from "../logs/service-log.js";
+export type { Plan, PlannedService, ServiceAddresses } from "../plan/plan.js";
+export { parseTopology } from "../spec/yaml.js";
+export { renderEnvFile } from "../plan/env-file.js";
+export type {
+  CommonServiceOptions,
+  HarnessEvent,
+  HarnessOptions,
+  HealthCheck,
+  NetworkOptions,
+  ProcessOptions,
+  StartOptions,
+  TargetKind,
+  TopologySpec,
+} from "../spec/types.js";
+export { ConfigError, HarnessError, StartError, StopError, type ErrorCode } from "../errors.js";

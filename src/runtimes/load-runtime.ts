@@ -1,0 +1,12 @@
+import type { TargetKind } from "../spec/types.js";
+import type { Runtime } from "./runtime.js";
+
+/** Imports a runtime only when a topology uses its target: one line per runtime. */
+export async function loadRuntime(kind: TargetKind): Promise<Runtime> {
+  switch (kind) {
+    case "process":
+      return new (await import("./process/process-runtime.js")).ProcessRuntime();
+    default:
+      throw new Error(`meshbed: the "${kind}" target is not available in this version`);
+  }
+}

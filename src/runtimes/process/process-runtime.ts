@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { StartError } from "../../errors.js";
+import type { PlannedService } from "../../plan/plan.js";
+import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import { terminateGroup, signalGroup } from "./process-group.js";
+import type { ProcessTarget } from "./process-options.js";
+import { resolveBinary } from "./resolve-binary.js";
+
+/** Local processes, each the leader of its own process group. */
+export class ProcessRuntime implements Runtime {
+  readonly kind = "process" as const;
+
+  async preflight(service: PlannedService): Promise<void> {
+    const { binary, cwd } = launchOf(service);
+    resolveBinary(binary, cwd, environment(service).PATH, service.name);
+  }
+
+  async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
+    const { binary, cwd } = launchOf(service);
+    const env = environment(service);
+    const file = resolveBinary(binary, cwd, env.PATH, service.name);
+    const child = spawn(file, service.args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      await once(child, "spawn");
+    } catch (error) {
+      throw new StartError(`Service "${service.name}" could not be started (${file}): ${(error as Error).message}`, {
+        code: "E_SPAWN_FAILED",
+        service: service.name,
+        cause: error,
+      });
+    }
+    const pid = child.pid!;
+    context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid });
+    child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
+    child.stderr!.on("data", (chunk: Buffer) => context.log.write("stderr", chunk));
+    const exited = exitOf(child).then((info) => {
+      context.log.flush();
+      return info;
+    });
+    return {
+      exited,
+      info: () => ({ pid }),
+      exec: (argv, signal) => runCommand(argv, cwd, env, signal),
+      stop: async (graceMs) => {
+        const gone = await terminateGroup(pid, graceMs);
+        if (!gone) throw new Error(`process group ${pid} survived SIGKILL`);
+        await exited;
+        context.state.forget("process", String(pid));
+      },
+    };
+  }
+}
+
+function launchOf(service: PlannedService): { binary: string; cwd: string } {
+  const target = service.spec.options as unknown as ProcessTarget;
+  return { binary: target.binary, cwd: path.resolve(target.cwd ?? process.cwd()) };
+}
+
+function environment(service: PlannedService): NodeJS.ProcessEnv {
+  const target = service.spec.options as unknown as ProcessTarget;
+  return target.inheritEnv ? { ...process.env, ...service.env } : { ...service.env };
+}
+
+/**
+ * Resolves once the process has exited and its output is read: on `close`, or shortly after
+ * `exit` when a grandchild still holds the pipes open.
+ */
+function exitOf(child: ChildProcess): Promise<ExitInfo> {
+  return new Promise((resolve) => {
+    let info: ExitInfo | undefined;
+    child.once("exit", (code, signal) => {
+      info = { code, signal };
+      setTimeout(() => resolve(info!), 100).unref();
+    });
+    child.once("close", (code: number | null, signal: NodeJS.Signals | null) => resolve(info ?? { code, signal }));
+  });
+}
+
+/** Runs a health command (argv, no shell) beside the service; kills its group on abort. */
+async function runCommand(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<number> {
+  const [command, ...args] = argv;
+  const child = spawn(command!, args, { cwd, env, detached: true, stdio: "ignore" });
+  const onAbort = () => child.pid && signalGroup(child.pid, "SIGKILL");
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const [code] = (await once(child, "exit")) as [number | null];
+    return code ?? 1;
+  } catch {
+    return 127;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}

@@ -1,0 +1,52 @@
+import type { ServiceLog } from "../logs/service-log.js";
+import type { Plan, PlannedService } from "../plan/plan.js";
+import type { TargetKind } from "../spec/types.js";
+import type { RunState } from "../state/run-state.js";
+
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface RuntimeContext {
+  readonly plan: Plan;
+  readonly log: ServiceLog;
+  readonly state: RunState;
+  /** Aborted when the start is abandoned or the service is being stopped. */
+  readonly signal: AbortSignal;
+}
+
+/** What a runtime reports about a running service, for `status()` and `meshbed status`. */
+export interface RuntimeInfo {
+  pid?: number;
+  containerId?: string;
+  node?: string;
+}
+
+/** One started instance of a service. */
+export interface RunningService {
+  /** Settles when the service ends, whoever ended it; never rejects. */
+  readonly exited: Promise<ExitInfo>;
+  /** Graceful stop, then force after `graceMs`; resolves when nothing of the service is left. */
+  stop(graceMs: number): Promise<void>;
+  /** Runs a command where the service runs, with its env; resolves its exit code. */
+  exec(argv: readonly string[], signal: AbortSignal): Promise<number>;
+  /** The runtime's own readiness check (an image's HEALTHCHECK, a package's health.sh), if it has one. */
+  nativeHealth?(signal: AbortSignal): Promise<boolean>;
+  info(): RuntimeInfo;
+}
+
+/**
+ * A place services run. One per harness and target; created lazily so that a topology of
+ * processes never loads dockerode or ssh2.
+ */
+export interface Runtime {
+  readonly kind: TargetKind;
+  /** Checks that read but create nothing (binaries, images, hosts), for every service before any starts. */
+  preflight(service: PlannedService): Promise<void>;
+  /** Run-wide set-up (a docker network, SSH connections), before the first service of this target starts. */
+  prepare?(plan: Plan): Promise<void>;
+  start(service: PlannedService, context: RuntimeContext): Promise<RunningService>;
+  /** Undoes `prepare`; called once, after every service of this target has stopped. */
+  dispose?(): Promise<void>;
+}

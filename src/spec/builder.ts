@@ -1,0 +1,79 @@
+import type { Harness } from "../harness/harness.js";
+import { startHarness } from "../harness/start.js";
+import type { Plan } from "../plan/plan.js";
+import { planTopology } from "../plan/plan-topology.js";
+import { validateHarnessOptions } from "./harness-options.js";
+import { checkNewName, validateService, validateServiceName } from "./service-options.js";
+import { TARGET_SCHEMAS } from "./targets.js";
+import type { HarnessOptions, ProcessOptions, ServiceSpec, StartOptions, TargetKind, TopologySpec } from "./types.js";
+import { At } from "./validate.js";
+
+/** Service name → target, grown by each builder call. */
+export type ServiceMap = Record<string, TargetKind>;
+
+/** A name that the topology has already: rejected at compile time. */
+type NewName<N extends string, S extends ServiceMap> = N &
+  (string extends N ? unknown : N extends keyof S ? { "meshbed: a service of this name exists already": N } : unknown);
+
+type Names<S extends ServiceMap> = Extract<keyof S, string>;
+
+/**
+ * An immutable description of a topology. Every call returns a new builder whose type knows one
+ * more service, so `harness.services.api` is typed and a misspelt name does not compile.
+ */
+export class HarnessBuilder<S extends ServiceMap = {}> {
+  readonly #spec: TopologySpec;
+
+  private constructor(spec: TopologySpec) {
+    this.#spec = spec;
+  }
+
+  /** @internal Use `Harness.builder()`. */
+  static create(options: HarnessOptions = {}): HarnessBuilder<{}> {
+    return new HarnessBuilder(Object.freeze({ options: validateHarnessOptions(options), services: Object.freeze([]) }));
+  }
+
+  /** @internal A builder over an already validated topology (from YAML). */
+  static fromSpec<S extends ServiceMap = ServiceMap>(spec: TopologySpec): HarnessBuilder<S> {
+    return new HarnessBuilder<S>(spec);
+  }
+
+  /** A local process, started in its own process group. */
+  process<N extends string>(
+    name: NewName<N, S>,
+    options: ProcessOptions<Names<S> | N>,
+  ): HarnessBuilder<S & { [K in N]: "process" }> {
+    return this.add(name, "process", options);
+  }
+
+  /** @internal Adds a service of any registered target. */
+  add<T extends TargetKind, N extends string>(name: N, target: T, options: unknown, at?: At): HarnessBuilder<S & { [K in N]: T }> {
+    validateServiceName(name, at?.child("name") ?? new At(undefined, "name"));
+    const schema = TARGET_SCHEMAS[target];
+    if (!schema) throw new Error(`meshbed: target "${target}" is not registered`);
+    checkNewName(this.#spec.services, name);
+    const service: ServiceSpec = validateService(name, target, options, schema.keys, schema.validate, at);
+    return new HarnessBuilder(Object.freeze({ ...this.#spec, services: Object.freeze([...this.#spec.services, service]) }));
+  }
+
+  /** A copy with other harness options (merged over the current ones). */
+  withOptions(options: HarnessOptions): HarnessBuilder<S> {
+    const merged = { ...this.#spec.options, ...options, network: { ...this.#spec.options.network, ...options.network } };
+    return new HarnessBuilder<S>(Object.freeze({ ...this.#spec, options: validateHarnessOptions(merged) }));
+  }
+
+  /** The validated topology: plain, frozen data. */
+  toSpec(): TopologySpec {
+    return this.#spec;
+  }
+
+  /** Every decision the harness would make — order, ports, addresses, env — without starting anything. */
+  plan(): Promise<Plan> {
+    return planTopology(this.#spec);
+  }
+
+  /** Starts every service, in dependency order, and resolves once all are healthy. */
+  start(options: StartOptions = {}): Promise<Harness<S>> {
+    return startHarness<S>(this.#spec, options);
+  }
+}

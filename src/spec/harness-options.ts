@@ -1,0 +1,45 @@
+import type { HarnessOptions } from "./types.js";
+import { At, expected, integer, object, optionalString } from "./validate.js";
+
+const RUN_ID = /^[a-z0-9][a-z0-9-]{0,15}$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+export function validateHarnessOptions(raw: unknown, locate?: (field: string) => string): Readonly<HarnessOptions> {
+  const at = new At(undefined, "", locate);
+  const options = object(raw ?? {}, at, ["runId", "stateDir", "network"]);
+  const runId = optionalString(options.runId, at.child("runId"));
+  if (runId !== undefined && !RUN_ID.test(runId)) {
+    expected(at.child("runId"), "1 to 16 lowercase letters, digits or `-`", runId);
+  }
+  const stateDir = optionalString(options.stateDir, at.child("stateDir"));
+  const result: HarnessOptions = {};
+  if (runId !== undefined) result.runId = runId;
+  if (stateDir !== undefined) result.stateDir = stateDir;
+  if (options.network !== undefined) {
+    const nat = at.child("network");
+    const net = object(options.network, nat, ["wireguardSubnet", "lanInterface", "hubEndpoint", "dnsPort"]);
+    const subnet = optionalString(net.wireguardSubnet, nat.child("wireguardSubnet"));
+    if (subnet !== undefined && !isCidr(subnet)) expected(nat.child("wireguardSubnet"), 'an IPv4 subnet such as "10.42.0.0/16"', subnet);
+    const lanInterface = optionalString(net.lanInterface, nat.child("lanInterface"));
+    const hubEndpoint = optionalString(net.hubEndpoint, nat.child("hubEndpoint"));
+    if (hubEndpoint !== undefined && !/^[^\s:]+:\d{1,5}$/.test(hubEndpoint)) {
+      expected(nat.child("hubEndpoint"), 'a "host:port" endpoint', hubEndpoint);
+    }
+    const dnsPort = net.dnsPort === undefined ? undefined : integer(net.dnsPort, nat.child("dnsPort"), 1, 65535);
+    result.network = Object.freeze({
+      ...(subnet !== undefined && { wireguardSubnet: subnet }),
+      ...(lanInterface !== undefined && { lanInterface }),
+      ...(hubEndpoint !== undefined && { hubEndpoint }),
+      ...(dnsPort !== undefined && { dnsPort }),
+    });
+  }
+  return Object.freeze(result);
+}
+
+function isCidr(text: string): boolean {
+  const m = CIDR.exec(text);
+  if (!m) return false;
+  const octets = m.slice(1, 5).map(Number);
+  return octets.every((o) => o <= 255) && Number(m[5]) <= 32;
+}
+

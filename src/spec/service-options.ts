@@ -1,0 +1,71 @@
+import { ConfigError } from "../errors.js";
+import { validateHealth } from "./health.js";
+import type { ServiceSpec, TargetKind } from "./types.js";
+import { At, duration, envRecord, expected, object, port, stringArray } from "./validate.js";
+
+export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs"] as const;
+
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export function validateServiceName(name: unknown, at: At = new At(undefined, "name")): string {
+  if (typeof name !== "string" || !SERVICE_NAME.test(name)) {
+    expected(at, "a service name: letters, digits, `-`, `_`, `.`, starting with a letter or digit, at most 63 characters", name);
+  }
+  return name;
+}
+
+/**
+ * Validates the options every target shares and hands the rest to the target's own validator,
+ * which returns the target-specific options and the service's arguments.
+ */
+export function validateService(
+  name: string,
+  target: TargetKind,
+  raw: unknown,
+  targetKeys: readonly string[],
+  validateTarget: (options: Record<string, unknown>, at: At) => { args: string[]; options: Record<string, unknown> },
+  at: At = new At(name, ""),
+): ServiceSpec {
+  validateServiceName(name);
+  const options = object(raw, at, [...COMMON_KEYS, ...targetKeys]);
+  const dependsOn = stringArray(options.dependsOn, at.child("dependsOn"), false);
+  for (const [i, dep] of dependsOn.entries()) {
+    if (dep === name) expected(at.child("dependsOn").child(i), "another service (a service cannot depend on itself)", dep);
+  }
+  const { args, options: targetOptions } = validateTarget(options, at);
+  return Object.freeze({
+    name,
+    target,
+    port: port(options.port, at.child("port")),
+    env: Object.freeze(envRecord(options.env, at.child("env"))),
+    dependsOn: Object.freeze([...new Set(dependsOn)]),
+    health: validateHealth(options.health, at.child("health")),
+    startTimeoutMs: duration(options.startTimeoutMs, at.child("startTimeoutMs"), 60_000),
+    stopTimeoutMs: duration(options.stopTimeoutMs, at.child("stopTimeoutMs"), 10_000),
+    args: Object.freeze(args),
+    options: Object.freeze(targetOptions),
+  });
+}
+
+/** `api-server` → `API_SERVER`: the prefix of the service's injected variables. */
+export function envPrefix(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
+
+/** Refuses a name that is taken, or whose variables (`X_ADDR`) would collide with another's. */
+export function checkNewName(existing: readonly ServiceSpec[], name: string): void {
+  for (const other of existing) {
+    if (other.name === name) {
+      throw new ConfigError(`Service "${name}" is defined twice: give each service its own name`, {
+        code: "E_DUPLICATE_SERVICE",
+        service: name,
+      });
+    }
+    if (envPrefix(other.name) === envPrefix(name)) {
+      throw new ConfigError(
+        `Services "${other.name}" and "${name}" would both be injected as ${envPrefix(name)}_ADDR: rename one of them`,
+        { code: "E_DUPLICATE_SERVICE", service: name },
+      );
+    }
+  }
+}

@@ -1,0 +1,13 @@
+import { PROCESS_KEYS, validateProcessOptions } from "../runtimes/process/process-options.js";
+import type { TargetKind } from "./types.js";
+import type { At } from "./validate.js";
+
+/** How each target's own options are validated: one line per target. */
+export interface TargetOptionsSchema {
+  keys: readonly string[];
+  validate: (options: Record<string, unknown>, at: At) => { args: string[]; options: Record<string, unknown> };
+}
+
+export const TARGET_SCHEMAS: Partial<Record<TargetKind, TargetOptionsSchema>> = {
+  process: { keys: PROCESS_KEYS, validate: validateProcessOptions },
+};

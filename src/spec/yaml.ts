@@ -1,0 +1,143 @@
+import fs from "node:fs";
+import YAML from "yaml";
+import { ConfigError } from "../errors.js";
+import { HarnessBuilder } from "./builder.js";
+import { closest } from "./did-you-mean.js";
+import { validateHarnessOptions } from "./harness-options.js";
+import { validateServiceName } from "./service-options.js";
+import { TARGET_SCHEMAS } from "./targets.js";
+import type { TargetKind, TopologySpec } from "./types.js";
+import { At, isPlainObject } from "./validate.js";
+
+const TARGET_KINDS: readonly TargetKind[] = ["process", "docker", "remote_lan", "wireguard"];
+/** Keys a service takes beside `target`; `config` is the ADR's name for extra env values. */
+const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms"];
+/** Keys that may sit in the target block as well as beside it (the ADR writes both). */
+const SHARED_IN_TARGET = ["port", "env", "health"];
+
+/** Reads a `services.yaml` (the ADR's format) into a validated topology. */
+export function loadTopologyFile(file: string): TopologySpec {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(`Cannot read the topology file ${file}: ${(error as Error).message}`, { code: "E_CONFIG", cause: error });
+  }
+  return parseTopology(text, file);
+}
+
+export function parseTopology(text: string, source = "services.yaml"): TopologySpec {
+  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const error = doc.errors[0]!;
+    const pos = error.linePos?.[0];
+    throw new ConfigError(`${source}${pos ? `:${pos.line}:${pos.col}` : ""} is not valid YAML: ${error.message.split("\n")[0]}`, {
+      code: "E_YAML",
+      cause: error,
+    });
+  }
+  const raw: unknown = doc.toJS();
+  const root = new At(undefined, "", (field) => field);
+  checkKeys(raw ?? {}, root, ["services", "network"], source);
+  const top = (raw ?? {}) as Record<string, unknown>;
+  const options = validateHarnessOptions(
+    top.network === undefined ? {} : { network: camelKeys(top.network) },
+    (field) => snake(field),
+  );
+  if (!isPlainObject(top.services) || Object.keys(top.services).length === 0) {
+    yamlError(`${source} has no services: add a \`services:\` map with at least one service`, "services");
+  }
+  let builder = HarnessBuilder.create(options) as HarnessBuilder<Record<string, TargetKind>>;
+  for (const [name, value] of Object.entries(top.services)) {
+    const base = `services.${name}`;
+    validateServiceName(name, new At(undefined, "name", () => base));
+    const [kind, options, origin] = serviceOptions(name, value, base, source);
+    const locate = (field: string) => {
+      const head = field.split(/[.[]/, 1)[0]!;
+      const rest = field.slice(head.length);
+      return `${origin.get(head) ?? base}.${snake(head)}${head === "env" ? rest : snake(rest)}`;
+    };
+    builder = builder.add(name, kind, options, new At(name, "", locate));
+  }
+  return builder.toSpec();
+}
+
+/** Merges a YAML service (service-level and target-level keys) into builder options. */
+function serviceOptions(name: string, value: unknown, base: string, source: string): [TargetKind, Record<string, unknown>, Map<string, string>] {
+  const at = new At(name, "", (f) => `${base}${f ? `.${f}` : ""}`);
+  checkKeys(value, at, SERVICE_KEYS, source);
+  const service = value as Record<string, unknown>;
+  const target = service.target;
+  if (!isPlainObject(target) || Object.keys(target).length !== 1 || !TARGET_KINDS.includes(Object.keys(target)[0] as TargetKind)) {
+    yamlError(`Expected \`target\` of service "${name}" to have exactly one of ${TARGET_KINDS.join(", ")}`, `${base}.target`, name);
+  }
+  const kind = Object.keys(target)[0] as TargetKind;
+  const schema = TARGET_SCHEMAS[kind];
+  if (!schema) yamlError(`Service "${name}" uses the ${kind} target, which this version of meshbed does not support yet`, `${base}.target.${kind}`, name);
+  const targetBase = `${base}.target.${kind}`;
+  const targetAt = new At(name, "", (f) => `${targetBase}${f ? `.${f}` : ""}`);
+  const targetKeys = [...schema.keys.map(snake), ...SHARED_IN_TARGET];
+  checkKeys(target[kind] ?? {}, targetAt, targetKeys, source);
+
+  const options: Record<string, unknown> = {};
+  const origin = new Map<string, string>();
+  const put = (entries: Record<string, unknown>, where: string) => {
+    for (const [key, v] of Object.entries(entries)) {
+      const camel = camelCase(key);
+      if (camel === "target") continue;
+      if (camel in options && camel !== "env") {
+        yamlError(`\`${key}\` of service "${name}" is given twice (beside \`target\` and inside it): keep one`, `${where}.${key}`, name);
+      }
+      origin.set(camel, where);
+      options[camel] = camel === "env" ? { ...(options.env as object), ...(v as object) } : camel === "health" ? camelHealth(v) : v;
+    }
+  };
+  put((target[kind] ?? {}) as Record<string, unknown>, targetBase);
+  const { config, ...rest } = service;
+  put(rest, base);
+  if (config !== undefined) put({ env: config }, base);
+  return [kind, options, origin];
+}
+
+function checkKeys(value: unknown, at: At, keys: readonly string[], source: string): void {
+  if (!isPlainObject(value)) yamlError(`Expected ${at.describe()} to be a map in ${source}`, at.path ?? "", at.service);
+  for (const key of Object.keys(value)) {
+    if (keys.includes(key)) continue;
+    const guess = closest(key, keys);
+    const where = at.child(key);
+    yamlError(
+      `Unknown key \`${key}\`${at.service ? ` in service "${at.service}"` : ""}` + (guess ? `: did you mean \`${guess}\`?` : `; known keys: ${keys.join(", ")}`),
+      where.path ?? key,
+      at.service,
+    );
+  }
+}
+
+function camelHealth(value: unknown): unknown {
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const camel = camelCase(key);
+    // `log_line: /ready on \d+/i` is a regular expression.
+    const regex = camel === "logLine" && typeof v === "string" ? /^\/(.+)\/([gimsuy]*)$/.exec(v) : null;
+    out[camel] = regex ? new RegExp(regex[1]!, regex[2]) : v;
+  }
+  return out;
+}
+
+function camelKeys(value: unknown): unknown {
+  if (!isPlainObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [camelCase(k), v]));
+}
+
+function camelCase(key: string): string {
+  return key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function snake(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function yamlError(message: string, path: string, service?: string): never {
+  throw new ConfigError(`${message} (at ${path})`, { code: "E_YAML", service });
+}

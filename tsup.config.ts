@@ -1,0 +1,17 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: {
+    index: "src/public/index.ts",
+    vitest: "src/public/vitest.ts",
+    jest: "src/public/jest.ts",
+    cli: "src/cli/main.ts",
+  },
+  format: ["esm"],
+  target: "node20",
+  dts: { entry: { index: "src/public/index.ts", vitest: "src/public/vitest.ts", jest: "src/public/jest.ts" } },
+  clean: true,
+  splitting: true,
+  sourcemap: true,
+  external: ["vitest", "dockerode", "ssh2"],
+});
