@@ -1,8 +1,6 @@
-import { planTopology } from "../plan/plan-topology.js";
-import { loadRuntime } from "../runtimes/load-runtime.js";
-import type { Runtime } from "../runtimes/runtime.js";
+import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
 import type { ServiceMap } from "../spec/builder.js";
-import type { StartOptions, TargetKind, TopologySpec } from "../spec/types.js";
+import type { StartOptions, TopologySpec } from "../spec/types.js";
 import { RunState } from "../state/run-state.js";
 import { Harness } from "./harness.js";
 import { Run } from "./run.js";
@@ -12,9 +10,8 @@ import { Run } from "./run.js";
  * service fails, everything already started is stopped before the error is thrown.
  */
 export async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
-  const plan = await planTopology(spec);
-  const runtimes = new Map<TargetKind, Runtime>();
-  for (const kind of new Set(spec.services.map((s) => s.target))) runtimes.set(kind, await loadRuntime(kind));
+  const runtimes = await loadRuntimes(spec);
+  const plan = await planTopology(spec, runtimes);
   await Promise.all(Object.values(plan.services).map((s) => runtimes.get(s.target)!.preflight(s)));
 
   const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)];

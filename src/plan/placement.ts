@@ -5,10 +5,15 @@ import type { HostFacts } from "./plan.js";
 /** Where each target puts a service on the network: one case per target. */
 export function placeService(service: ServiceSpec, facts: HostFacts): Placement {
   const port = service.port === 0 ? facts.ports[service.name] : service.port;
+  const ips = facts.ips[service.name] ?? {};
   switch (service.target) {
     case "process":
       return { location: "host", port, hostPort: port };
-    default:
-      throw new Error(`meshbed: no placement for target "${service.target}"`);
+    case "docker":
+      return { location: "container", port, hostPort: facts.hostPorts[service.name], containerIp: ips.containerIp };
+    case "remote_lan":
+      return { location: "lan", port, lanIp: ips.lanIp, meshIp: ips.meshIp };
+    case "wireguard":
+      return { location: "wireguard", port, lanIp: ips.lanIp, meshIp: ips.meshIp };
   }
 }

@@ -3,24 +3,32 @@ import os from "node:os";
 import path from "node:path";
 import { StartError } from "../errors.js";
 import { freePort, isPortFree } from "../host/ports.js";
-import type { TopologySpec } from "../spec/types.js";
+import { loadRuntime } from "../runtimes/load-runtime.js";
+import type { Runtime } from "../runtimes/runtime.js";
+import type { TargetKind, TopologySpec } from "../spec/types.js";
 import { type HostFacts, type Plan, makePlan } from "./plan.js";
 
-/** Targets that listen on the harness host's own ports. */
-const HOST_PORT_TARGETS = new Set(["process"]);
+/** Targets whose `port` is a port of the harness host itself. */
+const HOST_PORT_TARGETS = new Set<TargetKind>(["process"]);
 
-/**
- * Gathers the few facts the plan needs from the host (free ports, which fixed ports are taken)
- * and makes the plan. Only reads the host; creates nothing.
- */
-export async function planTopology(spec: TopologySpec): Promise<Plan> {
-  return makePlan(spec, await gatherHostFacts(spec));
+/** Loads the runtime of every target the topology uses (each only when used). */
+export async function loadRuntimes(spec: TopologySpec): Promise<Map<TargetKind, Runtime>> {
+  const runtimes = new Map<TargetKind, Runtime>();
+  for (const kind of new Set(spec.services.map((s) => s.target))) runtimes.set(kind, await loadRuntime(kind));
+  return runtimes;
 }
 
-export async function gatherHostFacts(spec: TopologySpec): Promise<HostFacts> {
+/**
+ * Gathers the few facts the plan needs from the host and the runtimes (free ports, which fixed
+ * ports are taken, container and node addresses) and makes the plan. Reads; creates nothing.
+ */
+export async function planTopology(spec: TopologySpec, runtimes?: ReadonlyMap<TargetKind, Runtime>): Promise<Plan> {
+  return makePlan(spec, await gatherHostFacts(spec, runtimes ?? (await loadRuntimes(spec))));
+}
+
+export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<TargetKind, Runtime>): Promise<HostFacts> {
   const runId = spec.options.runId ?? newRunId();
   const local = spec.services.filter((s) => HOST_PORT_TARGETS.has(s.target) && s.port !== undefined);
-  const fixed = new Set(local.map((s) => s.port!).filter((p) => p !== 0));
   const checks = await Promise.all(local.filter((s) => s.port !== 0).map(async (s) => [s, await isPortFree(s.port!)] as const));
   for (const [service, free] of checks) {
     if (free) continue;
@@ -29,20 +37,33 @@ export async function gatherHostFacts(spec: TopologySpec): Promise<HostFacts> {
       { code: "E_PORT_IN_USE", service: service.name },
     );
   }
+  const taken = new Set(local.map((s) => s.port!).filter((p) => p !== 0));
+  const facts: HostFacts = {
+    runId,
+    runDir: spec.options.stateDir ?? path.join(os.tmpdir(), `harness-${runId}`),
+    ports: {},
+    hostPorts: {},
+    ips: {},
+    hostEnv: process.env,
+    addresses: {},
+  };
   const ports: Record<string, number> = {};
-  const taken = new Set(fixed);
   for (const service of local.filter((s) => s.port === 0)) {
     const port = await freePort(taken);
     taken.add(port);
     ports[service.name] = port;
   }
-  return {
-    runId,
-    runDir: spec.options.stateDir ?? path.join(os.tmpdir(), `harness-${runId}`),
-    ports,
-    hostEnv: process.env,
-    addresses: {},
-  };
+  const merged = { ports, hostPorts: {} as Record<string, number>, ips: {}, addresses: {} };
+  for (const [kind, runtime] of runtimes) {
+    if (!runtime.gatherFacts) continue;
+    const part = await runtime.gatherFacts(spec.services.filter((s) => s.target === kind), { runId, spec, takenPorts: taken });
+    Object.assign(merged.ports, part.ports);
+    Object.assign(merged.hostPorts, part.hostPorts);
+    Object.assign(merged.ips, part.ips);
+    Object.assign(merged.addresses, part.addresses);
+    for (const port of [...Object.values(part.ports ?? {}), ...Object.values(part.hostPorts ?? {})]) taken.add(port);
+  }
+  return { ...facts, ...merged };
 }
 
 /** Six lowercase letters and digits: short enough for interface names (`mb-<id>-…`, 15 characters). */

@@ -1,6 +1,7 @@
 import type { ServiceLog } from "../logs/service-log.js";
-import type { Plan, PlannedService } from "../plan/plan.js";
-import type { TargetKind } from "../spec/types.js";
+import type { HostAddresses } from "../plan/addresses.js";
+import type { Plan, PlannedService, ServiceIps } from "../plan/plan.js";
+import type { ServiceSpec, TargetKind, TopologySpec } from "../spec/types.js";
 import type { RunState } from "../state/run-state.js";
 
 export interface ExitInfo {
@@ -42,6 +43,12 @@ export interface RunningService {
  */
 export interface Runtime {
   readonly kind: TargetKind;
+  /**
+   * Reads (creates nothing) what the plan must know about this target's services before anything
+   * starts: chosen ports, published host ports, container or node addresses, the host's address
+   * as these services see it.
+   */
+  gatherFacts?(services: readonly ServiceSpec[], context: FactsContext): Promise<FactsContribution>;
   /** Checks that read but create nothing (binaries, images, hosts), for every service before any starts. */
   preflight(service: PlannedService): Promise<void>;
   /** Run-wide set-up (a docker network, SSH connections), before the first service of this target starts. */
@@ -49,4 +56,19 @@ export interface Runtime {
   start(service: PlannedService, context: RuntimeContext): Promise<RunningService>;
   /** Undoes `prepare`; called once, after every service of this target has stopped. */
   dispose?(): Promise<void>;
+}
+
+export interface FactsContext {
+  readonly runId: string;
+  readonly spec: TopologySpec;
+  /** Ports already chosen or fixed on the harness host: do not pick these. */
+  readonly takenPorts: ReadonlySet<number>;
+}
+
+/** A runtime's part of the host facts; merged into `HostFacts`. */
+export interface FactsContribution {
+  ports?: Record<string, number>;
+  hostPorts?: Record<string, number>;
+  ips?: Record<string, ServiceIps>;
+  addresses?: Partial<HostAddresses>;
 }
