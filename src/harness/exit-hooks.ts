@@ -30,6 +30,8 @@ export function untrack(run: Stoppable): void {
 }
 
 async function onSignal(signal: NodeJS.Signals): Promise<void> {
+  // Counted now: a listener of the user's (a CLI, a test runner) decides what the signal does.
+  const alone = process.listenerCount(signal) === 1;
   const runs = [...live];
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
@@ -39,7 +41,7 @@ async function onSignal(signal: NodeJS.Signals): Promise<void> {
   clearTimeout(timer);
   for (const run of runs) run.killNow();
   // Nobody else listens: do what the signal would have done without us.
-  if (process.listenerCount(signal) === (installed ? 1 : 0)) {
+  if (alone) {
     for (const s of SIGNALS) process.off(s, onSignal);
     process.off("exit", onExit);
     process.kill(process.pid, signal);

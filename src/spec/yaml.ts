@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import path from "node:path";
 import YAML from "yaml";
 import { ConfigError } from "../errors.js";
 import { HarnessBuilder } from "./builder.js";
@@ -23,10 +24,14 @@ export function loadTopologyFile(file: string): TopologySpec {
   } catch (error) {
     throw new ConfigError(`Cannot read the topology file ${file}: ${(error as Error).message}`, { code: "E_CONFIG", cause: error });
   }
-  return parseTopology(text, file);
+  return parseTopology(text, file, path.dirname(path.resolve(file)));
 }
 
-export function parseTopology(text: string, source = "services.yaml"): TopologySpec {
+/**
+ * Parses the ADR's YAML format. Relative paths of processes (`cwd`, and through it `binary`)
+ * are taken from `baseDir`, the file's folder, as docker compose does.
+ */
+export function parseTopology(text: string, source = "services.yaml", baseDir = process.cwd()): TopologySpec {
   const doc = YAML.parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) {
     const error = doc.errors[0]!;
@@ -52,6 +57,9 @@ export function parseTopology(text: string, source = "services.yaml"): TopologyS
     const base = `services.${name}`;
     validateServiceName(name, new At(undefined, "name", () => base));
     const [kind, options, origin] = serviceOptions(name, value, base, source);
+    if (kind === "process" && (options.cwd === undefined || typeof options.cwd === "string")) {
+      options.cwd = path.resolve(baseDir, (options.cwd as string | undefined) ?? ".");
+    }
     const locate = (field: string) => {
       const head = field.split(/[.[]/, 1)[0]!;
       const rest = field.slice(head.length);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs and starts what meshbed's tests and demo need on a fresh Debian machine (as root):
+# Debian packages, npm dependencies, dockerd. Idempotent: fast when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+packages=(docker.io busybox-static openssh-server wireguard-go wireguard-tools iproute2 iptables iputils-ping sudo procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "meshbed setup: missing Debian packages (${missing[*]}); run as root, or install them with apt-get" >&2
+    exit 1
+  fi
+  echo "meshbed setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm dependencies, when the lock file is newer than what is installed.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# A Docker engine, when none answers.
+if [ -f scripts/system/docker.sh ]; then bash scripts/system/docker.sh; fi

@@ -1,0 +1,25 @@
+import { planCommand } from "./plan-command.js";
+import { upCommand } from "./up-command.js";
+
+export interface Command {
+  summary: string;
+  usage: string;
+  /** Resolves the exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+export const COMMANDS: Record<string, Command> = {
+  up: upCommand,
+  plan: planCommand,
+};
+
+export function printHelp(command?: string): void {
+  const one = command === undefined ? undefined : COMMANDS[command];
+  if (one) {
+    console.log(`${one.usage}\n\n${one.summary}`);
+    return;
+  }
+  console.log("Usage: meshbed <command> [options]\n\nCommands:");
+  for (const [name, c] of Object.entries(COMMANDS)) console.log(`  ${name.padEnd(8)} ${c.summary.split("\n")[0]}`);
+  console.log("\nRun `meshbed <command> --help` for a command's options. Exit codes: 0 ok, 1 a service failed, 2 bad input.");
+}
