@@ -1,0 +1,3 @@
+import { globalTeardown } from "meshbed/jest";
+
+export default globalTeardown();

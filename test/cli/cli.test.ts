@@ -1,0 +1,91 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const cli = path.join(root, "dist/cli.js");
+const demo = path.join(root, "examples/demo/services.yaml");
+const run = promisify(execFile);
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  if (!fs.existsSync(cli)) throw new Error("dist/cli.js is missing: run `npm run build` first (npm test does)");
+});
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("meshbed up", () => {
+  it("starts the topology, streams prefixed logs, and stops everything on Ctrl-C", async () => {
+    const child = spawn(process.execPath, [cli, "up", "-f", demo], { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => (out += c));
+    child.stderr!.on("data", (c: Buffer) => (out += c));
+    await expect.poll(() => out, { timeout: 20_000, interval: 50 }).toMatch(/web\s+\| web listening on \d+/);
+    expect(out).toMatch(/All 3 services are healthy \(run ([a-z0-9]+)\)/);
+    expect(out).toMatch(/db\s+healthy 127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/db\s+\| db listening on \d+/);
+    const runId = /run ([a-z0-9]+)\)/.exec(out)![1]!;
+    const state = JSON.parse(fs.readFileSync(`/tmp/harness-${runId}/state.json`, "utf8")) as { resources: { id: string }[] };
+    const pids = state.resources.map((r) => Number(r.id));
+    expect(pids).toHaveLength(3);
+    expect(pids.every(alive)).toBe(true);
+
+    child.kill("SIGINT");
+    const [code] = (await new Promise((resolve) => child.once("exit", (...a) => resolve(a)))) as [number | null];
+    expect(code).toBe(0);
+    expect(out).toContain("Stopped.");
+    expect(pids.some(alive)).toBe(false);
+    expect(fs.existsSync(`/tmp/harness-${runId}`)).toBe(false);
+  });
+
+  it("exits 2 with the field's path on a bad YAML field, and 1 when a service fails", async () => {
+    const dir = fs.mkdtempSync("/tmp/meshbed-cli-");
+    try {
+      fs.writeFileSync(path.join(dir, "bad.yaml"), "services:\n  api:\n    target:\n      process:\n        binary: 5\n");
+      const bad = await run(process.execPath, [cli, "up", "-f", path.join(dir, "bad.yaml")]).catch((e: { code: number; stderr: string }) => e);
+      expect(bad).toMatchObject({ code: 2 });
+      expect((bad as { stderr: string }).stderr).toContain("services.api.target.process.binary");
+
+      fs.writeFileSync(path.join(dir, "fails.yaml"), "services:\n  job:\n    target:\n      process:\n        binary: sh\n        args: [-c, 'echo broken >&2; exit 4']\n    port: 0\n");
+      const failed = await run(process.execPath, [cli, "up", "-f", path.join(dir, "fails.yaml")]).catch((e: { code: number; stderr: string }) => e);
+      expect(failed).toMatchObject({ code: 1 });
+      expect((failed as { stderr: string }).stderr).toMatch(/exited with code 4[\s\S]*broken/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("meshbed plan", () => {
+  it("prints the registry and every env as JSON without starting anything", async () => {
+    const { stdout } = await run(process.execPath, [cli, "plan", "-f", demo, "--json"]);
+    const plan = JSON.parse(stdout) as { runId: string; levels: string[][]; registry: Record<string, { addr: string }>; env: Record<string, Record<string, string>> };
+    expect(plan.levels).toEqual([["db"], ["api"], ["web"]]);
+    expect(plan.env.api!.DB_ADDR).toBe(plan.registry.db!.addr);
+    expect(plan.env.api!.DATABASE_URL).toBe(`postgres://app@${plan.registry.db!.addr}/app`);
+    expect(plan.env.web!.HARNESS_SERVICE).toBe("web");
+    expect(fs.existsSync(`/tmp/harness-${plan.runId}`)).toBe(false);
+  });
+
+  it("documents every command in --help", async () => {
+    const { stdout } = await run(process.execPath, [cli, "--help"]);
+    expect(stdout).toMatch(/up\s+Start the topology/);
+    expect(stdout).toMatch(/plan\s+Print what `up` would do/);
+    const up = await run(process.execPath, [cli, "up", "--help"]);
+    expect(up.stdout).toContain("-f, --file");
+  });
+});
