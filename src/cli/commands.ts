@@ -1,4 +1,9 @@
+import { cleanupCommand } from "./cleanup-command.js";
+import { downCommand } from "./down-command.js";
+import { envCommand } from "./env-command.js";
+import { logsCommand } from "./logs-command.js";
 import { planCommand } from "./plan-command.js";
+import { statusCommand } from "./status-command.js";
 import { upCommand } from "./up-command.js";
 
 export interface Command {
@@ -10,7 +15,12 @@ export interface Command {
 
 export const COMMANDS: Record<string, Command> = {
   up: upCommand,
+  down: downCommand,
+  status: statusCommand,
+  logs: logsCommand,
+  env: envCommand,
   plan: planCommand,
+  cleanup: cleanupCommand,
 };
 
 export function printHelp(command?: string): void {

@@ -1,6 +1,6 @@
 import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
 import type { ServiceMap } from "../spec/builder.js";
-import type { StartOptions, TopologySpec } from "../spec/types.js";
+import type { HarnessEvent, StartOptions, TopologySpec } from "../spec/types.js";
 import { RunState } from "../state/run-state.js";
 import { Harness } from "./harness.js";
 import { Run } from "./run.js";
@@ -16,10 +16,14 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
 
   const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)];
   const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
-  const emit = options.onEvent ?? (() => {});
+  const state = RunState.create(plan.runDir, plan.runId);
+  const emit = (event: HarnessEvent) => {
+    state.noteService(event.service, event.state);
+    options.onEvent?.(event);
+  };
   for (const name of plan.levels.flat()) emit({ service: name, state: "waiting", addr: plan.services[name]!.addr });
 
-  const run = new Run(plan, RunState.create(plan.runDir, plan.runId), runtimes, emit);
+  const run = new Run(plan, state, runtimes, emit);
   try {
     await run.startAll(signal);
   } catch (error) {
@@ -28,5 +32,7 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
     });
     throw error;
   }
-  return new Harness<S>(run, new AbortController().signal);
+  const harness = new Harness<S>(run, new AbortController().signal);
+  state.writeDescriptor(harness.toDescriptor());
+  return harness;
 }

@@ -10,11 +10,15 @@ export interface Resource {
   [detail: string]: unknown;
 }
 
-interface StateFile {
+export interface StateFile {
   runId: string;
   /** The process that owns the run: when it is gone, the run may be reaped. */
   pid: number;
+  /** When the owner started (clock ticks since boot, /proc/<pid>/stat): tells a reused pid apart. */
+  pidStart: number | null;
   startedAt: string;
+  /** The last state each service reached, for `meshbed status`. */
+  services: Record<string, string>;
   resources: Resource[];
 }
 
@@ -31,7 +35,7 @@ export class RunState {
     runId: string,
   ) {
     this.#file = path.join(dir, "state.json");
-    this.#state = { runId, pid: process.pid, startedAt: new Date().toISOString(), resources: [] };
+    this.#state = { runId, pid: process.pid, pidStart: processStartTime(process.pid), startedAt: new Date().toISOString(), services: {}, resources: [] };
   }
 
   static create(dir: string, runId: string): RunState {
@@ -60,6 +64,17 @@ export class RunState {
     this.#save();
   }
 
+  /** Notes a service's state for `meshbed status` (on transitions only: cheap). */
+  noteService(service: string, state: string): void {
+    this.#state.services[service] = state;
+    this.#save();
+  }
+
+  /** Writes what test files and `meshbed status` read once every service is healthy. */
+  writeDescriptor(descriptor: unknown): void {
+    this.writePrivate(path.join(this.dir, "descriptor.json"), JSON.stringify(descriptor, null, 2));
+  }
+
   forget(kind: string, id: string): void {
     this.#state.resources = this.#state.resources.filter((r) => !(r.kind === kind && r.id === id));
     this.#save();
@@ -79,5 +94,17 @@ export class RunState {
     const tmp = `${this.#file}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(this.#state, null, 2), { mode: 0o600 });
     fs.renameSync(tmp, this.#file);
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+export function processStartTime(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[19]);
+  } catch {
+    return null;
   }
 }

@@ -45,7 +45,7 @@ describe("meshbed up", () => {
     expect(pids.every(alive)).toBe(true);
 
     child.kill("SIGINT");
-    const [code] = (await new Promise((resolve) => child.once("exit", (...a) => resolve(a)))) as [number | null];
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
     expect(code).toBe(0);
     expect(out).toContain("Stopped.");
     expect(pids.some(alive)).toBe(false);
@@ -87,5 +87,60 @@ describe("meshbed plan", () => {
     expect(stdout).toMatch(/plan\s+Print what `up` would do/);
     const up = await run(process.execPath, [cli, "up", "--help"]);
     expect(up.stdout).toContain("-f, --file");
+  });
+});
+
+describe("meshbed up --detach, status, logs, env, down", () => {
+  it("runs in the background and is inspected and stopped by the other commands", async () => {
+    const cwd = path.dirname(demo);
+    const up = await run(process.execPath, [cli, "up", "--detach", "-f", "services.yaml"], { cwd });
+    const runId = /Run ([a-z0-9]+) is up in the background/.exec(up.stdout)![1]!;
+    try {
+      const status = await run(process.execPath, [cli, "status", "--run", runId, "--json"]);
+      const [entry] = JSON.parse(status.stdout) as { ownerAlive: boolean; services: { name: string; state: string; id: string }[] }[];
+      expect(entry!.ownerAlive).toBe(true);
+      expect(entry!.services.map((s) => [s.name, s.state])).toEqual([["db", "healthy"], ["api", "healthy"], ["web", "healthy"]]);
+      const pids = entry!.services.map((s) => Number(s.id.split(" ")[1]));
+      expect(pids.every(alive)).toBe(true);
+
+      const table = await run(process.execPath, [cli, "status", "--run", runId]);
+      expect(table.stdout).toMatch(/api\s+process\s+healthy\s+host 127\.0\.0\.1:\d+\s+process \d+/);
+
+      const env = await run(process.execPath, [cli, "env", "api", "--run", runId]);
+      expect(env.stdout).toMatch(/^export DB_ADDR=127\.0\.0\.1:\d+$/m);
+      expect(env.stdout).toContain("export HARNESS_SERVICE=api");
+
+      const logs = await run(process.execPath, [cli, "logs", "--run", runId, "-n", "1", "api"]);
+      expect(logs.stdout).toMatch(/^api \| api listening on \d+$/m);
+
+      const down = await run(process.execPath, [cli, "down", runId]);
+      expect(down.stdout).toContain(`Run ${runId} is down.`);
+      expect(pids.some(alive)).toBe(false);
+      expect(fs.existsSync(`/tmp/harness-${runId}`)).toBe(false);
+    } finally {
+      await run(process.execPath, [cli, "down", runId]).catch(() => undefined);
+    }
+  });
+
+  it("cleanup reaps the processes of a run whose owner was SIGKILLed", async () => {
+    const child = spawn(process.execPath, [cli, "up", "-f", demo], { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let out = "";
+    child.stdout!.on("data", (c: Buffer) => (out += c));
+    await expect.poll(() => out, { timeout: 20_000, interval: 50 }).toMatch(/All 3 services are healthy \(run ([a-z0-9]+)\)/);
+    const runId = /run ([a-z0-9]+)\)/.exec(out)![1]!;
+    const state = JSON.parse(fs.readFileSync(`/tmp/harness-${runId}/state.json`, "utf8")) as { resources: { id: string }[] };
+    const pids = state.resources.map((r) => Number(r.id));
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+
+    // Other crashed runs on this machine may fail to reap (exit 1); this test is about its own run.
+    const cleanup = await run(process.execPath, [cli, "cleanup", "--json"]).catch((e: { stdout: string }) => e);
+    const reports = JSON.parse(cleanup.stdout) as { runId: string; reaped: unknown[]; failed: unknown[] }[];
+    const ours = reports.find((r) => r.runId === runId)!;
+    expect(ours.reaped).toHaveLength(3);
+    expect(ours.failed).toHaveLength(0);
+    await expect.poll(() => pids.some(alive), { timeout: 2_000 }).toBe(false);
+    expect(fs.existsSync(`/tmp/harness-${runId}`)).toBe(false);
   });
 });

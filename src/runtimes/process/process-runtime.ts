@@ -3,6 +3,7 @@ import { once } from "node:events";
 import path from "node:path";
 import { StartError } from "../../errors.js";
 import type { PlannedService } from "../../plan/plan.js";
+import { processStartTime } from "../../state/run-state.js";
 import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { terminateGroup, signalGroup } from "./process-group.js";
 import type { ProcessTarget } from "./process-options.js";
@@ -32,7 +33,7 @@ export class ProcessRuntime implements Runtime {
       });
     }
     const pid = child.pid!;
-    context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid });
+    context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid, startedAt: processStartTime(pid) });
     child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
     child.stderr!.on("data", (chunk: Buffer) => context.log.write("stderr", chunk));
     const exited = exitOf(child).then((info) => {

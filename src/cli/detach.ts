@@ -1,0 +1,29 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { newRunId } from "../plan/plan-topology.js";
+
+export function detachedLogFile(runId: string): string {
+  return path.join(os.tmpdir(), `meshbed-up-${runId}.log`);
+}
+
+/**
+ * `up --detach`: runs `meshbed up` again in the background as the run's owner, and returns once
+ * every service is healthy (its descriptor is written) or the background `up` has failed.
+ */
+export async function upDetached(file: string): Promise<{ runId: string; ok: boolean; log: string }> {
+  const runId = newRunId();
+  const log = detachedLogFile(runId);
+  const out = fs.openSync(log, "a", 0o600);
+  const cli = process.argv[1]!;
+  const child = spawn(process.execPath, [cli, "up", "-f", file, "--run-id", runId], { detached: true, stdio: ["ignore", out, out] });
+  fs.closeSync(out);
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const ready = path.join(os.tmpdir(), `harness-${runId}`, "descriptor.json");
+  while (!exited && !fs.existsSync(ready)) await sleep(25);
+  child.unref();
+  return { runId, ok: !exited, log };
+}

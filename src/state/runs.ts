@@ -1,0 +1,57 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { HarnessDescriptor } from "../harness/descriptor.js";
+import { type StateFile, processStartTime } from "./run-state.js";
+
+/** A run found on disk: its state file, whether its owner still lives, and its descriptor once started. */
+export interface RunRecord {
+  runId: string;
+  dir: string;
+  state: StateFile;
+  /** Whether the process that owns the run is still the one that started it. */
+  ownerAlive: boolean;
+  descriptor: HarnessDescriptor | undefined;
+}
+
+/** Every run with a state dir under `root` (default: the temp dir, where runs keep theirs). */
+export function listRuns(root = os.tmpdir()): RunRecord[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(root).filter((n) => n.startsWith("harness-"));
+  } catch {
+    return [];
+  }
+  const runs: RunRecord[] = [];
+  for (const name of names) {
+    const record = readRun(path.join(root, name));
+    if (record) runs.push(record);
+  }
+  return runs.sort((a, b) => a.state.startedAt.localeCompare(b.state.startedAt));
+}
+
+export function readRun(dir: string): RunRecord | undefined {
+  let state: StateFile;
+  try {
+    state = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) as StateFile;
+  } catch {
+    return undefined;
+  }
+  let descriptor: HarnessDescriptor | undefined;
+  try {
+    descriptor = JSON.parse(fs.readFileSync(path.join(dir, "descriptor.json"), "utf8")) as HarnessDescriptor;
+  } catch {
+    descriptor = undefined;
+  }
+  return { runId: state.runId, dir, state, ownerAlive: ownerAlive(state), descriptor };
+}
+
+function ownerAlive(state: StateFile): boolean {
+  try {
+    process.kill(state.pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  // The pid may have been reused since: the start time tells.
+  return state.pidStart == null || processStartTime(state.pid) === state.pidStart;
+}
