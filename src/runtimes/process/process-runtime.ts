@@ -8,6 +8,7 @@ import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runti
 import { terminateGroup, signalGroup } from "./process-group.js";
 import type { ProcessTarget } from "./process-options.js";
 import { resolveBinary } from "./resolve-binary.js";
+import { forgetGroup, watchGroup } from "./watchdog.js";
 
 /** Local processes, each the leader of its own process group. */
 export class ProcessRuntime implements Runtime {
@@ -33,6 +34,7 @@ export class ProcessRuntime implements Runtime {
       });
     }
     const pid = child.pid!;
+    watchGroup(pid);
     context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid, startedAt: processStartTime(pid) });
     child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
     child.stderr!.on("data", (chunk: Buffer) => context.log.write("stderr", chunk));
@@ -48,6 +50,7 @@ export class ProcessRuntime implements Runtime {
         const gone = await terminateGroup(pid, graceMs);
         if (!gone) throw new Error(`process group ${pid} survived SIGKILL`);
         await exited;
+        forgetGroup(pid);
         context.state.forget("process", String(pid));
       },
     };
