@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 
 export interface LogLine {
   service: string;
@@ -26,6 +27,8 @@ export class ServiceLog {
   readonly #lines: LogLine[] = [];
   readonly #followers = new Set<(line: LogLine | null) => void>();
   readonly #partial = { stdout: "", stderr: "" };
+  // A chunk may end inside a multi-byte character; the decoder keeps those bytes for the next one.
+  readonly #decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
   #total = 0;
   #file: fs.WriteStream | undefined;
   #closed = false;
@@ -37,7 +40,7 @@ export class ServiceLog {
 
   /** Hands raw output of one stream in; splits it into lines. */
   write(stream: "stdout" | "stderr", chunk: Buffer | string): void {
-    const text = this.#partial[stream] + chunk.toString();
+    const text = this.#partial[stream] + (typeof chunk === "string" ? chunk : this.#decoders[stream].write(chunk));
     const parts = text.split("\n");
     this.#partial[stream] = parts.pop()!;
     for (const part of parts) this.push(stream, part.endsWith("\r") ? part.slice(0, -1) : part);
@@ -46,6 +49,7 @@ export class ServiceLog {
   /** Emits what is left of an unfinished last line. */
   flush(): void {
     for (const stream of ["stdout", "stderr"] as const) {
+      this.#partial[stream] += this.#decoders[stream].end();
       if (this.#partial[stream] !== "") this.push(stream, this.#partial[stream]);
       this.#partial[stream] = "";
     }
@@ -56,7 +60,8 @@ export class ServiceLog {
     const entry: LogLine = { service: this.service, stream, line, time: new Date() };
     this.#lines.push(entry);
     this.#total++;
-    if (this.#lines.length > KEPT_LINES) this.#lines.splice(0, this.#lines.length - KEPT_LINES);
+    // Trimmed in batches: a splice per line past the cap costs O(KEPT_LINES) for every line of a chatty service.
+    if (this.#lines.length >= 2 * KEPT_LINES) this.#lines.splice(0, this.#lines.length - KEPT_LINES);
     if (this.filePath !== undefined) {
       this.#file ??= fs.createWriteStream(this.filePath, { flags: "a", mode: 0o600 });
       this.#file.write(`${line}\n`);
@@ -66,7 +71,7 @@ export class ServiceLog {
 
   /** The last `n` lines, oldest first. */
   tail(n = KEPT_LINES): LogLine[] {
-    return n <= 0 ? [] : this.#lines.slice(-n);
+    return n <= 0 ? [] : this.#lines.slice(-Math.min(n, KEPT_LINES));
   }
 
   /** How many lines were ever pushed: a position to read from with `since`. */
@@ -76,7 +81,7 @@ export class ServiceLog {
 
   /** The kept lines pushed at or after `position`. */
   since(position: number): LogLine[] {
-    const available = Math.min(this.#total - position, this.#lines.length);
+    const available = Math.min(this.#total - position, this.#lines.length, KEPT_LINES);
     return available <= 0 ? [] : this.#lines.slice(-available);
   }
 
@@ -112,6 +117,15 @@ export class ServiceLog {
       this.#followers.delete(follower);
       options.signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Ends every current follower (the service stopped or exited) but keeps the log open: a restart
+   * writes on, and a later `lines()` still reads what was kept.
+   */
+  endFollowers(): void {
+    for (const follower of this.#followers) follower(null);
+    this.#followers.clear();
   }
 
   /** Ends every follower and closes the file. */

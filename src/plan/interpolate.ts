@@ -16,7 +16,8 @@ export function interpolate(
     if (match === "$$") return "$";
     for (const scope of scopes) {
       const value = scope[name!];
-      if (value !== undefined) return value;
+      // `:-` takes the default for an empty value too, as sh and docker compose do.
+      if (value !== undefined) return value === "" && fallback !== undefined ? fallback : value;
     }
     if (fallback !== undefined) return fallback;
     const known = scopes.flatMap((s) => Object.keys(s));

@@ -108,12 +108,7 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     injected.HARNESS_SERVICE = service.name;
     injected.HARNESS_ENV_FILE = envFile;
 
-    // User values see the injected env, then the service's other raw values, then the host's env.
-    const scopes = [injected, service.env, facts.hostEnv];
-    const env: Record<string, string> = { ...injected };
-    for (const [key, value] of Object.entries(service.env)) {
-      env[key] = interpolate(value, scopes, { service: service.name, field: `env.${key}` });
-    }
+    const env: Record<string, string> = { ...injected, ...ownEnv(service, injected, facts.hostEnv) };
     const args = service.args.map((a, i) => interpolate(a, [env, facts.hostEnv], { service: service.name, field: `args[${i}]` }));
     const fromHost = addressFor(placement, { location: "host", port: undefined }, facts.addresses);
     services[service.name] = Object.freeze({
@@ -139,6 +134,48 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     meshNeeded: spec.services.some((s) => s.target === "wireguard"),
     hostAddresses: facts.addresses,
   });
+}
+
+/**
+ * The service's own env values, interpolated. A value sees the injected env, then the service's
+ * other values (themselves interpolated: `B: "${A}/x"`), then the host's env. A value that refers
+ * to itself, directly or through others, reads the host's variable: `PATH: "/opt/bin:${PATH}"`.
+ */
+function ownEnv(service: ServiceSpec, injected: Record<string, string>, hostEnv: HostFacts["hostEnv"]): Record<string, string> {
+  const done: Record<string, string> = {};
+  const resolving = new Set<string>();
+  let loopedBack: string | undefined;
+  const resolve = (key: string): string => {
+    if (done[key] !== undefined) return done[key];
+    resolving.add(key);
+    try {
+      done[key] = interpolate(service.env[key]!, [injected, own, hostEnv], { service: service.name, field: `env.${key}` });
+    } catch (error) {
+      if (loopedBack === undefined || hostEnv[loopedBack] !== undefined || !(error instanceof ConfigError)) throw error;
+      const chain = [...resolving].slice([...resolving].indexOf(loopedBack));
+      throw new ConfigError(
+        `The env values of service "${service.name}" refer to each other in a loop: ${[...chain, loopedBack].join(" -> ")}, ` +
+          `and the host has no ${loopedBack} to start from: give one of them a value without the others`,
+        { code: "E_UNKNOWN_VARIABLE", service: service.name, cause: error },
+      );
+    }
+    resolving.delete(key);
+    return done[key];
+  };
+  // Read lazily, so that a value is interpolated before another one uses it.
+  const own: Record<string, string | undefined> = {};
+  for (const key of Object.keys(service.env)) {
+    Object.defineProperty(own, key, {
+      enumerable: true,
+      get: () => {
+        if (!resolving.has(key)) return resolve(key);
+        loopedBack = key;
+        return undefined;
+      },
+    });
+  }
+  for (const key of Object.keys(service.env)) resolve(key);
+  return done;
 }
 
 function addressesOf(p: Placement, host: string | undefined): ServiceAddresses {

@@ -5,11 +5,12 @@ import { At, duration, envRecord, expected, object, port, stringArray } from "./
 
 export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs"] as const;
 
-const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+// A leading letter: the name becomes a shell variable (`API_ADDR`), and `export 1API_ADDR=…` aborts `sh`.
+const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
 
 export function validateServiceName(name: unknown, at: At = new At(undefined, "name")): string {
   if (typeof name !== "string" || !SERVICE_NAME.test(name)) {
-    expected(at, "a service name: letters, digits, `-`, `_`, `.`, starting with a letter or digit, at most 63 characters", name);
+    expected(at, "a service name: letters, digits, `-`, `_`, `.`, starting with a letter, at most 63 characters", name);
   }
   return name;
 }
@@ -39,12 +40,19 @@ export function validateService(
     port: port(options.port, at.child("port")),
     env: Object.freeze(envRecord(options.env, at.child("env"))),
     dependsOn: Object.freeze([...new Set(dependsOn)]),
-    health: validateHealth(options.health, at.child("health")),
+    health: deepFreeze(validateHealth(options.health, at.child("health"))),
     startTimeoutMs: duration(options.startTimeoutMs, at.child("startTimeoutMs"), 60_000),
     stopTimeoutMs: duration(options.stopTimeoutMs, at.child("stopTimeoutMs"), 10_000),
     args: Object.freeze(args),
     options: Object.freeze(targetOptions),
   });
+}
+
+/** Freezes the health check and its `status` list; a RegExp stays usable (its `lastIndex` is state). */
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== "object" || value instanceof RegExp) return value;
+  for (const inner of Object.values(value)) deepFreeze(inner);
+  return Object.freeze(value);
 }
 
 /** `api-server` → `API_SERVER`: the prefix of the service's injected variables. */

@@ -101,7 +101,9 @@ export function stringArray(value: unknown, at: At, allowEmptyStrings = true): s
   return value.map((item, i) => {
     // Numbers are accepted in args and commands (YAML writes `8080` unquoted) and become strings.
     if (typeof item === "number" && Number.isFinite(item)) return String(item);
-    if (typeof item !== "string" || (!allowEmptyStrings && item === "")) expected(at.child(i), "a string", item);
+    if (typeof item !== "string" || (!allowEmptyStrings && item === "")) {
+      expected(at.child(i), allowEmptyStrings ? "a string" : "a non-empty string", item);
+    }
     if (item.includes("\0")) expected(at.child(i), "a string without NUL characters", item);
     return item;
   });

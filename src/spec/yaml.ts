@@ -32,10 +32,12 @@ export function loadTopologyFile(file: string): TopologySpec {
  * are taken from `baseDir`, the file's folder, as docker compose does.
  */
 export function parseTopology(text: string, source = "services.yaml", baseDir = process.cwd()): TopologySpec {
-  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { prettyErrors: false, lineCounter });
   if (doc.errors.length > 0) {
     const error = doc.errors[0]!;
-    const pos = error.linePos?.[0];
+    // Without prettyErrors the error has no linePos; the counter knows where its offset is.
+    const pos = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
     throw new ConfigError(`${source}${pos ? `:${pos.line}:${pos.col}` : ""} is not valid YAML: ${error.message.split("\n")[0]}`, {
       code: "E_YAML",
       cause: error,
@@ -45,6 +47,8 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   const root = new At(undefined, "", (field) => field);
   checkKeys(raw ?? {}, root, ["services", "network"], source);
   const top = (raw ?? {}) as Record<string, unknown>;
+  // Checked here, in the file's own snake_case, so that a suggestion is a key the file can use.
+  if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port"], source);
   const options = validateHarnessOptions(
     top.network === undefined ? {} : { network: camelKeys(top.network) },
     (field) => snake(field),
@@ -63,7 +67,8 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
     const locate = (field: string) => {
       const head = field.split(/[.[]/, 1)[0]!;
       const rest = field.slice(head.length);
-      return `${origin.get(head) ?? base}.${snake(head)}${head === "env" ? rest : snake(rest)}`;
+      // `env.A` may come from `env:` beside `target`, inside it, or from `config:`: each variable knows where.
+      return origin.get(field) ?? `${origin.get(head) ?? `${base}.${snake(head)}`}${head === "env" ? rest : snake(rest)}`;
     };
     builder = builder.add(name, kind, options, new At(name, "", locate));
   }
@@ -77,7 +82,14 @@ function serviceOptions(name: string, value: unknown, base: string, source: stri
   const service = value as Record<string, unknown>;
   const target = service.target;
   if (!isPlainObject(target) || Object.keys(target).length !== 1 || !TARGET_KINDS.includes(Object.keys(target)[0] as TargetKind)) {
-    yamlError(`Expected \`target\` of service "${name}" to have exactly one of ${TARGET_KINDS.join(", ")}`, `${base}.target`, name);
+    const only = isPlainObject(target) && Object.keys(target).length === 1 ? Object.keys(target)[0]! : undefined;
+    const guess = only === undefined ? undefined : closest(only, TARGET_KINDS);
+    yamlError(
+      `Expected \`target\` of service "${name}" to have exactly one of ${TARGET_KINDS.join(", ")}` +
+        (only !== undefined ? `, got \`${only}\`${guess ? `: did you mean \`${guess}\`?` : ""}` : ""),
+      only !== undefined ? `${base}.target.${only}` : `${base}.target`,
+      name,
+    );
   }
   const kind = Object.keys(target)[0] as TargetKind;
   const schema = TARGET_SCHEMAS[kind];
@@ -91,24 +103,43 @@ function serviceOptions(name: string, value: unknown, base: string, source: stri
   const origin = new Map<string, string>();
   const put = (entries: Record<string, unknown>, where: string) => {
     for (const [key, v] of Object.entries(entries)) {
-      const camel = camelCase(key);
+      // `config:` is the ADR's name for more env values.
+      const camel = key === "config" ? "env" : camelCase(key);
       if (camel === "target") continue;
       if (camel in options && camel !== "env") {
         yamlError(`\`${key}\` of service "${name}" is given twice (beside \`target\` and inside it): keep one`, `${where}.${key}`, name);
       }
-      origin.set(camel, where);
-      options[camel] = camel === "env" ? { ...(options.env as object), ...(v as object) } : camel === "health" ? camelHealth(v) : v;
+      if (camel === "env") {
+        // The ADR writes `env:` with only comments under it, which YAML reads as null.
+        const vars = v ?? {};
+        if (!isPlainObject(vars) || !isPlainObject(options.env ?? {})) {
+          origin.set(camel, `${where}.${key}`);
+          options.env = vars;
+          continue;
+        }
+        for (const variable of Object.keys(vars)) origin.set(`env.${variable}`, `${where}.${key}.${variable}`);
+        origin.set(camel, origin.get(camel) ?? `${where}.${key}`);
+        options.env = { ...(options.env as object | undefined), ...vars };
+        continue;
+      }
+      origin.set(camel, `${where}.${key}`);
+      options[camel] = camel === "health" ? camelHealth(v) : v;
     }
   };
   put((target[kind] ?? {}) as Record<string, unknown>, targetBase);
   const { config, ...rest } = service;
   put(rest, base);
-  if (config !== undefined) put({ env: config }, base);
+  if (config !== undefined) put({ config }, base);
+  // A missing option of the target (`binary`) is reported where it belongs.
+  for (const key of schema.keys) if (!origin.has(key)) origin.set(key, `${targetBase}.${snake(key)}`);
   return [kind, options, origin];
 }
 
 function checkKeys(value: unknown, at: At, keys: readonly string[], source: string): void {
-  if (!isPlainObject(value)) yamlError(`Expected ${at.describe()} to be a map in ${source}`, at.path ?? "", at.service);
+  if (!isPlainObject(value)) {
+    const what = at.service === undefined && at.field === "" ? "the top level" : at.describe();
+    yamlError(`Expected ${what} to be a map in ${source}`, at.path ?? "", at.service);
+  }
   for (const key of Object.keys(value)) {
     if (keys.includes(key)) continue;
     const guess = closest(key, keys);
@@ -147,5 +178,5 @@ function snake(field: string): string {
 }
 
 function yamlError(message: string, path: string, service?: string): never {
-  throw new ConfigError(`${message} (at ${path})`, { code: "E_YAML", service });
+  throw new ConfigError(path ? `${message} (at ${path})` : message, { code: "E_YAML", service });
 }
