@@ -21,6 +21,19 @@ export type ErrorCode =
   | "E_START_TIMEOUT"
   | "E_DEPENDENCY_FAILED"
   | "E_RUNTIME_UNAVAILABLE"
+  // docker
+  | "E_DOCKER_UNAVAILABLE"
+  | "E_DOCKER_NETWORK"
+  | "E_IMAGE_NOT_FOUND"
+  | "E_IMAGE_BUILD_FAILED"
+  // ssh, packages, the lab
+  | "E_SSH_CONNECT"
+  | "E_SSH_AUTH"
+  | "E_SSH_HOST_KEY"
+  | "E_SSH_COMMAND"
+  | "E_PACKAGE_INVALID"
+  | "E_SYSTEM_REQUIREMENTS"
+  | "E_LAB"
   // found while stopping
   | "E_STOP_FAILED";
 

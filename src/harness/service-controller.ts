@@ -59,7 +59,11 @@ export class ServiceController {
       void running.exited.then((info) => {
         if (this.#running !== running) return;
         this.#exit = info;
-        if (this.#state !== "stopping" && this.#state !== "stopped") this.#state = "exited";
+        if (this.#state !== "stopping" && this.#state !== "stopped") {
+          this.#state = "exited";
+          // It ended on its own: a follow would otherwise wait for lines that cannot come.
+          this.log.endFollowers();
+        }
       });
       await waitHealthy({
         service: this.service.name,

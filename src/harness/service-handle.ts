@@ -18,7 +18,7 @@ export class ServiceHandle<Name extends string = string> {
   readonly target: TargetKind;
   /** "ip:port" reachable from the harness host (undefined for a service without a port). */
   readonly addr: string | undefined;
-  /** The ip part of `addr`. */
+  /** The ip part of `addr` (for a service without a port, its address from the harness host). */
   readonly host: string | undefined;
   /** The port the service listens on. */
   readonly port: number | undefined;
@@ -39,7 +39,9 @@ export class ServiceHandle<Name extends string = string> {
     this.name = service.name as Name;
     this.target = service.target;
     this.addr = service.addr;
-    this.host = service.addr?.slice(0, service.addr.lastIndexOf(":"));
+    // A service without a port still has a host address (what peers get as X_HOST).
+    const fromHost = service.addresses.host;
+    this.host = fromHost === undefined || service.addr === undefined ? fromHost : fromHost.slice(0, fromHost.lastIndexOf(":"));
     this.port = service.port;
     this.addresses = service.addresses;
     this.env = service.env;
@@ -66,12 +68,18 @@ export class ServiceHandle<Name extends string = string> {
 
   /** Its stdout and stderr as lines: what was kept (`tail`), then new lines with `follow`. */
   logs(options: LogsOptions = {}): AsyncIterable<LogLine> {
-    return this.#controller.log.lines(options);
+    // A stopped or exited service prints nothing more: following it would never end.
+    const over = this.#controller.state === "stopped" || this.#controller.state === "exited";
+    return this.#controller.log.lines(over ? { ...options, follow: false } : options);
   }
 
   /** Stops this service only (dependents keep running). */
-  stop(): Promise<void> {
-    return this.#controller.stop();
+  async stop(): Promise<void> {
+    try {
+      await this.#controller.stop();
+    } finally {
+      this.#controller.log.endFollowers();
+    }
   }
 
   /** Stops and starts it again with the same port, addresses and env; resolves once healthy. */

@@ -12,7 +12,13 @@ import { Run } from "./run.js";
 export async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
   const runtimes = await loadRuntimes(spec);
   const plan = await planTopology(spec, runtimes);
-  await Promise.all(Object.values(plan.services).map((s) => runtimes.get(s.target)!.preflight(s)));
+  try {
+    await Promise.all(Object.values(plan.services).map((s) => runtimes.get(s.target)!.preflight(s)));
+  } catch (error) {
+    // Preflight may have opened connections (SSH logs in to check a node): close them.
+    await Promise.allSettled([...runtimes.values()].map((r) => r.dispose?.()));
+    throw error;
+  }
 
   const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)];
   const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));

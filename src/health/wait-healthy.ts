@@ -32,7 +32,8 @@ export async function waitHealthy(options: WaitOptions): Promise<void> {
     if (signal.aborted) throw new StartError(`Start of service "${service}" was abandoned`, { code: "E_START_ABORTED", service });
     if (exit) throw earlyExit(service, exit, tail());
     if (!probe) return;
-    const ready = await probe.check(signal);
+    // An attempt against a container that just exited hangs until its timeout (no ARP answer): the exit wins.
+    const ready = await Promise.race([probe.check(signal), exitedOrAborted.then(() => false)]);
     // A probe that succeeded against a port left by something else must not hide an exit.
     await Promise.resolve();
     if (exit) throw earlyExit(service, exit, tail());

@@ -10,9 +10,11 @@ export function placeService(service: ServiceSpec, facts: HostFacts): Placement 
     case "process":
       return { location: "host", port, hostPort: port };
     case "docker":
-      return { location: "container", port, hostPort: facts.hostPorts[service.name], containerIp: ips.containerIp };
+      // Without `port`, the first of the container's `ports` is its primary port (the ADR's `ports: [5432]`).
+      return { location: "container", port: port ?? facts.ports[service.name], hostPort: facts.hostPorts[service.name], containerIp: ips.containerIp };
     case "remote_lan":
-      return { location: "lan", port, lanIp: ips.lanIp, meshIp: ips.meshIp };
+      // A package's manifest gives the port when the options do not.
+      return { location: "lan", port: port ?? facts.ports[service.name], lanIp: ips.lanIp, meshIp: ips.meshIp };
     case "wireguard":
       return { location: "wireguard", port, lanIp: ips.lanIp, meshIp: ips.meshIp };
   }

@@ -7,6 +7,9 @@ export type { LogLine, LogsOptions } from "../logs/service-log.js";
 export type { Plan, PlannedService, ServiceAddresses } from "../plan/plan.js";
 export { parseTopology } from "../spec/yaml.js";
 export { renderEnvFile } from "../plan/env-file.js";
+export type { DockerBuild, DockerContainerOptions, DockerFile, DockerOptions } from "../runtimes/docker/docker-options.js";
+export type { RemoteBinaryOptions, RemoteLanOptions, RemotePackageOptions, SshOptions } from "../runtimes/ssh/ssh-options.js";
+export { pack, type PackResult, type PackageManifest } from "../package/pack.js";
 export type {
   CommonServiceOptions,
   HarnessEvent,

@@ -6,6 +6,10 @@ export async function loadRuntime(kind: TargetKind): Promise<Runtime> {
   switch (kind) {
     case "process":
       return new (await import("./process/process-runtime.js")).ProcessRuntime();
+    case "docker":
+      return new (await import("./docker/docker-runtime.js")).DockerRuntime();
+    case "remote_lan":
+      return new (await import("./ssh/ssh-runtime.js")).SshRuntime("remote_lan");
     default:
       throw new Error(`meshbed: the "${kind}" target is not available in this version`);
   }

@@ -22,6 +22,8 @@ export interface RuntimeInfo {
   pid?: number;
   containerId?: string;
   node?: string;
+  /** A container's published ports: container port → port on the harness host. */
+  publishedPorts?: Readonly<Record<number, number>>;
 }
 
 /** One started instance of a service. */

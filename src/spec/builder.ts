@@ -5,6 +5,8 @@ import { planTopology } from "../plan/plan-topology.js";
 import { validateHarnessOptions } from "./harness-options.js";
 import { checkNewName, validateService, validateServiceName } from "./service-options.js";
 import { TARGET_SCHEMAS } from "./targets.js";
+import type { DockerOptions } from "../runtimes/docker/docker-options.js";
+import type { RemoteLanOptions } from "../runtimes/ssh/ssh-options.js";
 import type { HarnessOptions, ProcessOptions, ServiceSpec, StartOptions, TargetKind, TopologySpec } from "./types.js";
 import { At } from "./validate.js";
 
@@ -15,6 +17,9 @@ export type ServiceMap = Record<string, TargetKind>;
 type NewName<N extends string, S extends ServiceMap> = N &
   (string extends N ? unknown : N extends keyof S ? { "meshbed: a service of this name exists already": N } : unknown);
 
+// Options are typed with the known names (for `dependsOn` completions), but only `name` infers `N`
+// (`NoInfer`): otherwise a `dependsOn` naming a service defined further down, or options held in a
+// `ProcessOptions` variable, would make `N` that other name or `string` (an untyped `services`).
 type Names<S extends ServiceMap> = Extract<keyof S, string>;
 
 /**
@@ -41,9 +46,31 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
   /** A local process, started in its own process group. */
   process<N extends string>(
     name: NewName<N, S>,
-    options: ProcessOptions<Names<S> | N>,
+    options: ProcessOptions<Names<S> | NoInfer<N>> | ProcessOptions,
   ): HarnessBuilder<S & { [K in N]: "process" }> {
     return this.add(name, "process", options);
+  }
+
+  /**
+   * A container on the harness host's Docker engine, at a fixed address on the run's own network;
+   * its `port` (inside the container) is also published on the host.
+   */
+  docker<N extends string>(
+    name: NewName<N, S>,
+    options: DockerOptions<Names<S> | NoInfer<N>> | DockerOptions,
+  ): HarnessBuilder<S & { [K in N]: "docker" }> {
+    return this.add(name, "docker", options);
+  }
+
+  /**
+   * A service on a LAN node, over SSH: a `binary` already there, or a `package` uploaded to
+   * `<remoteRoot>/<service>/`. Its peers reach it at the node's address.
+   */
+  remoteLan<N extends string>(
+    name: NewName<N, S>,
+    options: RemoteLanOptions<Names<S> | NoInfer<N>> | RemoteLanOptions,
+  ): HarnessBuilder<S & { [K in N]: "remote_lan" }> {
+    return this.add(name, "remote_lan", options);
   }
 
   /** @internal Adds a service of any registered target. */

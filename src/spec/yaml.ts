@@ -64,6 +64,10 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
     if (kind === "process" && (options.cwd === undefined || typeof options.cwd === "string")) {
       options.cwd = path.resolve(baseDir, (options.cwd as string | undefined) ?? ".");
     }
+    // A package lies beside the file, as a process's binary does.
+    if ((kind === "remote_lan" || kind === "wireguard") && typeof options.package === "string") {
+      options.package = path.resolve(baseDir, options.package);
+    }
     const locate = (field: string) => {
       const head = field.split(/[.[]/, 1)[0]!;
       const rest = field.slice(head.length);

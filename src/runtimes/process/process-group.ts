@@ -1,13 +1,44 @@
+import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** Whether any process of the group is left (a zombie counts until it is reaped). */
+/**
+ * Whether any process of the group is left. A zombie does not count: it is dead, only not yet
+ * reaped, and an orphaned grandchild is reaped by init, which some inits do late (seconds) and a
+ * container's PID 1 often never does.
+ */
 export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+  return !onlyZombiesLeft(pgid);
+}
+
+/** Whether /proc shows members of the group and every one is a zombie; false where it cannot tell. */
+function onlyZombiesLeft(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync("/proc");
+  } catch {
+    return false;
+  }
+  let members = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // After the command, which may hold spaces and parentheses: state, ppid, pgrp.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) !== pgid) continue;
+    if (state !== "Z" && state !== "X") return false;
+    members++;
+  }
+  return members > 0;
 }
 
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {

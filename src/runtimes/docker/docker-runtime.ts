@@ -1,0 +1,225 @@
+import path from "node:path";
+import { StartError } from "../../errors.js";
+import { freePort } from "../../host/ports.js";
+import type { Plan, PlannedService } from "../../plan/plan.js";
+import type { ServiceSpec } from "../../spec/types.js";
+import type { RunState } from "../../state/run-state.js";
+import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import { checkHostFiles } from "./container-files.js";
+import { entrypointOf, startContainer } from "./container.js";
+import type { DockerTarget } from "./docker-options.js";
+import { type Engine, connectEngine, engineMessage } from "./engine.js";
+import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
+import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./published-ports.js";
+import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, planNetwork, removeNetwork } from "./run-network.js";
+
+const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
+
+interface ResolvedImage {
+  ref: string;
+  config: import("dockerode").ImageInspectInfo["Config"] | undefined;
+}
+
+/**
+ * Containers on the harness host's Docker engine, each at a fixed address on the run's own bridge
+ * network (`mb-<runId>`), its port also published on the host. Everything it creates carries the
+ * label `meshbed.run=<runId>`.
+ */
+export class DockerRuntime implements Runtime {
+  readonly kind = "docker" as const;
+  #engine: Engine | undefined;
+  #runId: string | undefined;
+  #network: PlannedNetwork | undefined;
+  #networkId: string | undefined;
+  /** Settles once the network exists (or could not be made); containers are created meanwhile. */
+  #networkReady: Promise<void> | undefined;
+  /** Service → the image it runs, known after `prepare`. */
+  readonly #images = new Map<string, ResolvedImage>();
+  /** Service → the ports it publishes (container → host), its primary port first. */
+  readonly #published = new Map<string, HostMapping[]>();
+  /** Tags of images this run built: removed by `dispose`. */
+  readonly #built = new Set<string>();
+  #state: RunState | undefined;
+
+  async gatherFacts(services: readonly ServiceSpec[], context: FactsContext): Promise<FactsContribution> {
+    const names = services.map((s) => s.name);
+    const engine = await this.#connect(names);
+    this.#runId = context.runId;
+    const mesh = context.spec.options.network?.wireguardSubnet ?? DEFAULT_MESH_SUBNET;
+    this.#network = await planNetwork(engine.docker, context.runId, names, [mesh]);
+
+    const taken = new Set(context.takenPorts);
+    await checkFixedHostPorts(services, taken);
+    const pick = async () => {
+      const port = await freePort(taken);
+      taken.add(port);
+      return port;
+    };
+    const ports: Record<string, number> = {};
+    const hostPorts: Record<string, number> = {};
+    for (const service of services) {
+      const published = await publishedPorts(service, pick);
+      this.#published.set(service.name, published);
+      const primary = published[0];
+      if (primary === undefined) continue;
+      hostPorts[service.name] = primary.host;
+      if (service.port !== primary.container) ports[service.name] = primary.container;
+    }
+    return {
+      ports,
+      hostPorts,
+      ips: Object.fromEntries(names.map((n) => [n, { containerIp: this.#network!.ips[n]! }])),
+      addresses: { containerGateway: this.#network.gateway },
+    };
+  }
+
+  async preflight(service: PlannedService): Promise<void> {
+    const target = targetOf(service);
+    checkHostFiles(service.name, target.files);
+    entrypointOf(service);
+    if (target.image !== undefined && target.pull === "never") {
+      const found = await findImage(this.#docker(), target.image);
+      if (!found) {
+        throw new StartError(
+          `Image "${target.image}" of service "${service.name}" is not present locally and \`pull: "never"\` forbids pulling it: build it (\`docker build -t ${target.image} …\`), load it (\`docker load -i image.tar\`), or allow \`pull: "missing"\``,
+          { code: "E_IMAGE_NOT_FOUND", service: service.name },
+        );
+      }
+    }
+  }
+
+  /**
+   * Pulls or builds every image (a missing one fails the run before anything starts) and begins
+   * creating the run network, which each container waits for only just before it starts: the engine
+   * creates containers, and other targets start their services, while the network is made.
+   */
+  async prepare(plan: Plan): Promise<void> {
+    const services = Object.values(plan.services).filter((s) => s.target === "docker");
+    const signal = new AbortController().signal;
+    this.#networkReady = createNetwork(this.#docker(), this.#plannedNetwork(), plan.runId, undefined).then((id) => {
+      this.#networkId = id;
+      this.#state?.record({ kind: "docker-network", id, name: this.#network?.name });
+    });
+    // Awaited by each start and by dispose; not a rejection nobody handles meanwhile.
+    this.#networkReady.catch(() => {});
+    const results = await Promise.allSettled(services.map((s) => this.#resolveImage(s, plan.runId, signal)));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) throw failure.reason;
+  }
+
+  async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
+    this.#recordRunResources(context.state);
+    const image = this.#images.get(service.name);
+    if (!image || !this.#network || !this.#networkReady) {
+      throw new Error(`meshbed: docker service "${service.name}" started before the runtime was prepared`);
+    }
+    const remote = Object.values(context.plan.services).some((s) => s.placement.location === "lan" || s.placement.location === "wireguard");
+    return startContainer(
+      {
+        docker: this.#docker(),
+        runId: context.plan.runId,
+        network: this.#network.name,
+        networkReady: this.#networkReady,
+        ip: this.#network.ips[service.name]!,
+        image: image.ref,
+        imageConfig: image.config,
+        published: this.#published.get(service.name) ?? [],
+        bindHost: remote ? "0.0.0.0" : "127.0.0.1",
+        hostEnvFile: this.#engine!.local ? path.resolve(service.dir, "service.env") : undefined,
+      },
+      service,
+      context,
+    );
+  }
+
+  /** Removes whatever of the run is left: containers (by label), the network, built images. */
+  async dispose(): Promise<void> {
+    if (!this.#engine || this.#runId === undefined) return;
+    const docker = this.#engine.docker;
+    const errors: string[] = [];
+    // A network still being made would be left behind.
+    await this.#networkReady?.catch(() => {});
+    const leftovers = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${this.#runId}`] } });
+    for (const info of leftovers) {
+      await docker
+        .getContainer(info.Id)
+        .remove({ force: true, v: true })
+        .then(() => this.#state?.forget("docker-container", info.Id))
+        .catch((error: unknown) => errors.push(`container ${info.Names[0] ?? info.Id}: ${engineMessage(error)}`));
+    }
+    if (this.#networkId !== undefined) {
+      const id = this.#networkId;
+      await removeNetwork(docker, id)
+        .then(() => {
+          this.#state?.forget("docker-network", id);
+          this.#networkId = undefined;
+        })
+        .catch((error: unknown) => errors.push(`network ${this.#network?.name}: ${engineMessage(error)}`));
+    }
+    for (const tag of this.#built) {
+      await removeImage(docker, tag)
+        .then(() => {
+          this.#state?.forget("docker-image", tag);
+          this.#built.delete(tag);
+        })
+        .catch((error: unknown) => errors.push(`image ${tag}: ${engineMessage(error)}`));
+    }
+    if (errors.length > 0) throw new Error(`could not remove ${errors.join("; ")}`);
+  }
+
+  async #connect(services: readonly string[]): Promise<Engine> {
+    this.#engine ??= await connectEngine(services);
+    return this.#engine;
+  }
+
+  #docker() {
+    if (!this.#engine) throw new Error("meshbed: the docker runtime was used before its facts were gathered");
+    return this.#engine.docker;
+  }
+
+  #plannedNetwork(): PlannedNetwork {
+    if (!this.#network) throw new Error("meshbed: the docker runtime was prepared before its facts were gathered");
+    return this.#network;
+  }
+
+  async #resolveImage(service: PlannedService, runId: string, signal: AbortSignal): Promise<void> {
+    const docker = this.#docker();
+    const target = targetOf(service);
+    let ref: string;
+    if (target.build) {
+      ref = builtTag(runId, service.name);
+      this.#built.add(ref);
+      const labels = { [RUN_LABEL]: runId, [SERVICE_LABEL]: service.name };
+      await buildImage(docker, { ...target.build, tag: ref, labels }, service.name, signal);
+    } else {
+      ref = target.image!;
+      const local = await findImage(docker, ref);
+      if (local && target.pull !== "always") {
+        this.#images.set(service.name, { ref, config: local.Config });
+        return;
+      }
+      if (!local && target.pull === "never") {
+        throw new StartError(`Image "${ref}" of service "${service.name}" is not present locally and \`pull: "never"\` forbids pulling it`, {
+          code: "E_IMAGE_NOT_FOUND",
+          service: service.name,
+        });
+      }
+      await pullImage(docker, ref, service.name, local !== undefined, signal);
+    }
+    const info = await findImage(docker, ref);
+    if (!info) throw new StartError(`Image "${ref}" of service "${service.name}" vanished after it was made ready`, { code: "E_IMAGE_NOT_FOUND", service: service.name });
+    this.#images.set(service.name, { ref, config: info.Config });
+  }
+
+  /** The network and built images, recorded once the run's state can be written (at the first start). */
+  #recordRunResources(state: RunState): void {
+    if (this.#state) return;
+    this.#state = state;
+    if (this.#networkId !== undefined) state.record({ kind: "docker-network", id: this.#networkId, name: this.#network?.name });
+    for (const tag of this.#built) state.record({ kind: "docker-image", id: tag });
+  }
+}
+
+function targetOf(service: PlannedService): DockerTarget {
+  return service.spec.options as unknown as DockerTarget;
+}

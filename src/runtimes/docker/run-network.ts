@@ -1,0 +1,124 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import { promisify } from "node:util";
+import type Docker from "dockerode";
+import { StartError } from "../../errors.js";
+import type { RunState } from "../../state/run-state.js";
+import { engineMessage, statusOf } from "./engine.js";
+import { type Cidr, chooseSubnet, formatCidr, gatewayOf, hostAddress, parseCidr, parseIpRoutes, parseProcRoutes } from "./subnets.js";
+
+/** The run's own bridge network, decided in the plan and created in `prepare`. */
+export interface PlannedNetwork {
+  readonly name: string;
+  readonly subnet: Cidr;
+  readonly gateway: string;
+  /** Service name → its fixed address on the network. */
+  readonly ips: Readonly<Record<string, string>>;
+}
+
+export const RUN_LABEL = "meshbed.run";
+export const SERVICE_LABEL = "meshbed.service";
+
+/**
+ * Chooses the run network's subnet so that it overlaps none of the host's routes, none of the
+ * engine's networks, the resolvers of /etc/resolv.conf and the mesh's subnet; gives each service an
+ * address on it. Reads only.
+ */
+export async function planNetwork(
+  docker: Docker,
+  runId: string,
+  services: readonly string[],
+  avoid: readonly string[],
+): Promise<PlannedNetwork> {
+  const [routes, networks] = await Promise.all([hostRoutes(), engineSubnets(docker)]);
+  const extra = [...avoid, ...nameservers()].map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined);
+  const subnet = chooseSubnet([...routes, ...networks, ...extra], services.length, seededRandom(runId));
+  if (!subnet) {
+    throw new StartError(
+      `No free subnet for the docker network of run ${runId}: every candidate overlaps a route of this host or a docker network; remove unused docker networks (\`docker network prune\`)`,
+      { code: "E_DOCKER_NETWORK", service: services[0] },
+    );
+  }
+  return {
+    name: `mb-${runId}`,
+    subnet,
+    gateway: gatewayOf(subnet),
+    ips: Object.fromEntries(services.map((name, i) => [name, hostAddress(subnet, i)])),
+  };
+}
+
+/** Creates the network (labelled with the run) and records it for the reaper. */
+export async function createNetwork(docker: Docker, planned: PlannedNetwork, runId: string, state: RunState | undefined): Promise<string> {
+  try {
+    const network = await docker.createNetwork({
+      Name: planned.name,
+      Driver: "bridge",
+      CheckDuplicate: true,
+      IPAM: { Driver: "default", Config: [{ Subnet: formatCidr(planned.subnet), Gateway: planned.gateway }] },
+      Labels: { [RUN_LABEL]: runId },
+    });
+    state?.record({ kind: "docker-network", id: network.id, name: planned.name });
+    return network.id;
+  } catch (error) {
+    const why = engineMessage(error);
+    const hint = /overlap/i.test(why)
+      ? "another network took it after the plan was made: start again"
+      : statusOf(error) === 409
+        ? `a network of that name exists: remove it (\`docker network rm ${planned.name}\`) if no run uses it`
+        : "see the engine's message";
+    throw new StartError(`Could not create the docker network ${planned.name} (${formatCidr(planned.subnet)}): ${why}; ${hint}`, {
+      code: "E_DOCKER_NETWORK",
+      cause: error,
+    });
+  }
+}
+
+/** Removes the network; a network already gone is fine. */
+export async function removeNetwork(docker: Docker, id: string): Promise<void> {
+  try {
+    await docker.getNetwork(id).remove();
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+  }
+}
+
+/**
+ * The same run id starts its search at the same place: a dry run (`plan()`) with a given `runId`
+ * shows the addresses the real start will use, while different runs spread over the pool.
+ */
+function seededRandom(runId: string): () => number {
+  const hash = createHash("sha256").update(runId).digest();
+  return () => hash.readUInt32BE(0) / 2 ** 32;
+}
+
+const run = promisify(execFile);
+
+/** The host's routes in every table; `/proc/net/route` when `ip` is not installed. */
+async function hostRoutes(): Promise<Cidr[]> {
+  try {
+    const { stdout } = await run("ip", ["-4", "route", "show", "table", "all"], { timeout: 5_000 });
+    return parseIpRoutes(stdout);
+  } catch {
+    try {
+      return parseProcRoutes(fs.readFileSync("/proc/net/route", "utf8"));
+    } catch {
+      return [];
+    }
+  }
+}
+
+async function engineSubnets(docker: Docker): Promise<Cidr[]> {
+  const networks = await docker.listNetworks();
+  return networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => (c.Subnet ? parseCidr(c.Subnet) : undefined))).filter((c): c is Cidr => c !== undefined);
+}
+
+/** A subnet covering the resolver would send the host's DNS into the bridge. */
+function nameservers(): string[] {
+  try {
+    const text = fs.readFileSync("/etc/resolv.conf", "utf8");
+    return [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]!);
+  } catch {
+    return [];
+  }
+}

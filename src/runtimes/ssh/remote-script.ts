@@ -1,0 +1,188 @@
+/**
+ * The shell commands the SSH runtime runs on a node, as pure functions of their inputs. Every
+ * value that comes from the spec or the plan goes through `shellQuote`: nothing a user writes is
+ * ever parsed by the node's shell. The scripts are POSIX sh (dash, bash, busybox ash).
+ */
+import { shellQuote as q } from "../../plan/env-file.js";
+
+/** Files of a service dir, relative to it. */
+export const ENV_FILE = "service.env";
+const PGID_FILE = "service.pgid";
+const EXIT_FILE = "exit_status";
+
+/** Exit codes the scripts use to say what went wrong. */
+export const EXIT = { noDir: 90, noStart: 91, survived: 92 } as const;
+
+/**
+ * Makes the service dir (with `sudo -n` when the user may not, then owned by the user), empties
+ * what an earlier run left in it, and makes `logs/`.
+ */
+export function prepareDirCommand(dir: string): string {
+  return `d=${q(dir)}
+if ! mkdir -p "$d" 2>/dev/null || [ ! -w "$d" ]; then
+  sudo -n mkdir -p "$d" && sudo -n chown "$(id -u):$(id -g)" "$d" || { echo "cannot create $d as $(id -un), and sudo -n failed" >&2; exit ${EXIT.noDir}; }
+fi
+cd "$d" && find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && mkdir -p logs`;
+}
+
+/**
+ * Starts `binary args…` with the service's env, as the leader of a new session and process group
+ * (`setsid -f`: no shell `&`, so SIGINT stays deliverable), stdout and stderr to `logs/`. A small
+ * sh waits for it and records its exit status. Prints the group id.
+ */
+export function launchBinaryCommand(dir: string, binary: string, args: readonly string[]): string {
+  const wrapper = `echo $$ > ${PGID_FILE}; . ./${ENV_FILE}; "$@"; echo $? > ${EXIT_FILE}`;
+  return `cd ${q(dir)} || exit ${EXIT.noDir}
+rm -f ${PGID_FILE} ${EXIT_FILE}; : > logs/stdout.log; : > logs/stderr.log
+setsid -f sh -c ${q(wrapper)} meshbed-service ${[binary, ...args].map(q).join(" ")} < /dev/null >> logs/stdout.log 2>> logs/stderr.log
+${waitForPgid()}`;
+}
+
+/**
+ * Runs the package's `scripts/start.sh <dir> <envfile>` (env already sourced) as the leader of a
+ * new session, so that whatever it leaves running stays in one process group. Waits for it;
+ * prints the group id and exits with start.sh's code.
+ */
+export function launchPackageCommand(dir: string, envFile: string): string {
+  const wrapper = `echo $$ > ${PGID_FILE}; . ./${ENV_FILE}; exec "$@"`;
+  return `cd ${q(dir)} || exit ${EXIT.noDir}
+rm -f ${PGID_FILE}; : > logs/start.log
+setsid -w sh -c ${q(wrapper)} meshbed-start ./scripts/start.sh ${q(dir)} ${q(envFile)} < /dev/null >> logs/start.log 2>&1
+code=$?
+cat ${PGID_FILE} 2>/dev/null
+exit $code`;
+}
+
+function waitForPgid(): string {
+  return `i=0
+while [ ! -s ${PGID_FILE} ]; do
+  i=$((i + 1)); [ $i -gt 200 ] && { echo "the service did not start" >&2; exit ${EXIT.noStart}; }
+  sleep 0.05
+done
+cat ${PGID_FILE}`;
+}
+
+/** True while the service's group (or the pid a package's start.sh recorded in service.pid) lives. */
+function aliveFunction(pgid: number): string {
+  return `alive() { kill -0 -${pgid} 2>/dev/null || { [ -s service.pid ] && kill -0 "$(cat service.pid)" 2>/dev/null; }; }`;
+}
+
+/** Where a log stream resumes: a byte offset (from 0) into each file, or "new lines only". */
+export type LogResume = { stdout: number; stderr: number } | "new-only";
+
+/**
+ * Streams the service's logs while it lives and returns once it is gone: a binary's
+ * `logs/stdout.log` to stdout and `logs/stderr.log` to stderr (from byte offsets, so that a
+ * reconnection neither repeats nor loses lines), a package's `logs/*.log` to stdout.
+ */
+export function watchCommand(dir: string, pgid: number, kind: "binary" | "package", resume: LogResume): string {
+  const from = (offset: number) => `-c +${offset + 1}`;
+  const tails =
+    kind === "binary"
+      ? `tail ${resume === "new-only" ? "-n 0" : from(resume.stdout)} -F -s 0.2 logs/stdout.log 2>/dev/null & a=$!
+tail ${resume === "new-only" ? "-n 0" : from(resume.stderr)} -F -s 0.2 logs/stderr.log >&2 2>/dev/null & b=$!`
+      : `tail -q ${resume === "new-only" ? "-n 0" : "-n +1"} -F -s 0.2 logs/*.log 2>/dev/null & a=$!; b=`;
+  return `cd ${q(dir)} 2>/dev/null || exit 0
+${aliveFunction(pgid)}
+${tails}
+while alive; do sleep 0.2; done
+sleep 0.4
+kill $a $b 2>/dev/null
+wait`;
+}
+
+/** The exit status the wrapper recorded, if the service ended by itself. */
+export function exitStatusCommand(dir: string): string {
+  return `cat ${q(`${dir}/${EXIT_FILE}`)} 2>/dev/null; true`;
+}
+
+/**
+ * Stops the service: a package's `scripts/stop.sh <dir> <envfile>` (with its env), a binary's
+ * SIGTERM to its group; then waits up to `graceMs` and SIGKILLs what is left. Exits 0 once
+ * nothing of it is left.
+ */
+export function stopCommand(dir: string, envFile: string, pgid: number, graceMs: number, kind: "binary" | "package"): string {
+  const ticks = Math.max(1, Math.ceil(graceMs / 100));
+  const seconds = Math.max(1, Math.ceil(graceMs / 1000));
+  const first =
+    kind === "package"
+      ? `if [ -f scripts/stop.sh ]; then
+  t=; command -v timeout >/dev/null 2>&1 && t="timeout ${seconds}"
+  ( . ./${ENV_FILE}; exec $t ./scripts/stop.sh ${q(dir)} ${q(envFile)} ) >> logs/stop.log 2>&1 || echo "stop.sh exited with $?" >> logs/stop.log
+else
+  signal TERM
+fi`
+      : "signal TERM";
+  return `cd ${q(dir)} 2>/dev/null || exit 0
+${aliveFunction(pgid)}
+signal() { kill -$1 -${pgid} 2>/dev/null; [ -s service.pid ] && kill -$1 "$(cat service.pid)" 2>/dev/null; true; }
+${first}
+i=0
+while alive; do
+  [ $i -eq ${ticks} ] && signal KILL
+  [ $i -gt ${ticks + 100} ] && { echo "process group ${pgid} survived SIGKILL" >&2; exit ${EXIT.survived}; }
+  i=$((i + 1)); sleep 0.1
+done`;
+}
+
+/** Kills at once whatever a failed start left running (its group, the pid a start.sh recorded). */
+export function abandonCommand(dir: string): string {
+  return `if cd ${q(dir)} 2>/dev/null; then
+  [ -s ${PGID_FILE} ] && kill -KILL -"$(cat ${PGID_FILE})" 2>/dev/null
+  [ -s service.pid ] && kill -KILL "$(cat service.pid)" 2>/dev/null
+  cd /
+fi
+true`;
+}
+
+/** Removes the service dir (with `sudo -n` when its parent is not the user's). */
+export function removeDirCommand(dir: string): string {
+  return `d=${q(dir)}
+rm -rf "$d" 2>/dev/null || sudo -n rm -rf "$d"
+[ ! -e "$d" ]`;
+}
+
+/** Runs `argv` (no shell parsing of it) in the service dir with the service's env. */
+export function execInDirCommand(dir: string, argv: readonly string[]): string {
+  return `cd ${q(dir)} && . ./${ENV_FILE} && exec ${argv.map(q).join(" ")} < /dev/null`;
+}
+
+/** Runs the package's `scripts/health.sh <dir> <envfile>` with its env; its exit code is the answer. */
+export function healthCommand(dir: string, envFile: string): string {
+  return `cd ${q(dir)} && . ./${ENV_FILE} && exec ./scripts/health.sh ${q(dir)} ${q(envFile)} < /dev/null`;
+}
+
+/** Prints each requirement the node lacks: a path that does not exist, a command not on PATH. */
+export function systemRequiresCommand(requires: readonly string[]): string {
+  if (requires.length === 0) return "true";
+  return `for r in ${requires.map(q).join(" ")}; do
+  case $r in
+    */*) [ -e "$r" ] || echo "$r" ;;
+    *) command -v "$r" >/dev/null 2>&1 || echo "$r" ;;
+  esac
+done`;
+}
+
+/** Exits 0 when `binary` (an absolute path or a name on PATH) can be run on the node. */
+export function binaryCheckCommand(binary: string): string {
+  return binary.includes("/") ? `[ -f ${q(binary)} ] && [ -x ${q(binary)} ]` : `command -v ${q(binary)} >/dev/null 2>&1`;
+}
+
+/** Exits 0 when the tools the runtime uses on a node are there. */
+export const TOOLS_CHECK = `for c in setsid tail sleep kill find; do command -v $c >/dev/null 2>&1 || echo $c; done`;
+
+/**
+ * Wraps a command so that it can be aborted: it runs in a process group of its own, and the end
+ * of the channel's stdin (which the client sends on abort) kills that group. sshd delivers SSH
+ * "signal" requests only to non-root sessions, so this is how a root session is aborted.
+ */
+export function abortableCommand(command: string): string {
+  return `exec 3<&0
+if command -v setsid >/dev/null 2>&1; then setsid sh -c ${q(command)} < /dev/null & else sh -c ${q(command)} < /dev/null & fi
+p=$!
+{ cat <&3; kill -KILL -$p || kill -KILL $p; } > /dev/null 2>&1 & w=$!
+exec 3<&-
+wait $p; s=$?
+kill $w 2>/dev/null
+exit $s`;
+}

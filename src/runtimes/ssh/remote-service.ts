@@ -1,0 +1,188 @@
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HarnessError, StartError } from "../../errors.js";
+import type { ServicePackage } from "../../package/package-archive.js";
+import { renderEnvFile, shellQuote as quote } from "../../plan/env-file.js";
+import type { PlannedService } from "../../plan/plan.js";
+import type { ExitInfo, RunningService, RuntimeContext } from "../runtime.js";
+import {
+  type LogResume,
+  abandonCommand,
+  execInDirCommand,
+  exitStatusCommand,
+  healthCommand,
+  launchBinaryCommand,
+  launchPackageCommand,
+  prepareDirCommand,
+  removeDirCommand,
+  stopCommand,
+  watchCommand,
+} from "./remote-script.js";
+import { ConnectionLostError, type SshConnection } from "./ssh-connection.js";
+import type { RemoteTarget } from "./ssh-options.js";
+
+const HEALTH_ATTEMPT_MS = 5_000;
+
+/**
+ * Deploys and starts one service on its node: prepares `<remoteRoot>/<service>/`, writes its env
+ * file (0600), starts the binary or the package's start.sh in a process group of its own, and
+ * streams its logs back until it ends. Every resource is recorded in the run state as it is made.
+ */
+export async function startRemoteService(
+  service: PlannedService,
+  context: RuntimeContext,
+  connection: SshConnection,
+  pkg: ServicePackage | undefined,
+): Promise<RunningService> {
+  const target = service.spec.options as unknown as RemoteTarget;
+  const dir = path.posix.join(target.remoteRoot, service.name);
+  const kind = pkg ? "package" : "binary";
+  const where = connection.label;
+  const must = async (what: string, command: string, options: { stdin?: Buffer; signal?: AbortSignal } = {}) => {
+    const result = await connection.run(command, { signal: context.signal, ...options });
+    if (result.code !== 0) {
+      throw new StartError(`Service "${service.name}" on ${where}: ${what} failed (exit ${result.code ?? result.signal}): ${result.stderr.trim() || result.stdout.trim()}`, {
+        code: "E_SSH_COMMAND",
+        service: service.name,
+        logTail: context.log.tail(20).map((l) => l.line),
+      });
+    }
+    return result.stdout;
+  };
+
+  context.state.record({ kind: "remote-dir", service: service.name, id: `${where}:${dir}`, destination: where, path: dir });
+  let pgid: number;
+  try {
+    await must(`creating ${dir}`, prepareDirCommand(dir));
+    await connection.writeFile(service.envFile, renderEnvFile(service.env), 0o600);
+    let pgidText: string;
+    if (pkg) {
+      const upload = path.posix.join(dir, ".package.tar.gz");
+      await connection.writeFile(upload, pkg.archive, 0o600);
+      await must(`unpacking ${path.basename(pkg.source)} into ${dir}`, `cd ${quote(dir)} && tar -xzf .package.tar.gz && rm -f .package.tar.gz`);
+      const result = await connection.run(launchPackageCommand(dir, service.envFile), { signal: context.signal });
+      pgidText = result.stdout;
+      if (result.code !== 0) {
+        const log = await connection.run(`cat ${quote(`${dir}/logs/start.log`)} 2>/dev/null`).catch(() => undefined);
+        for (const line of (log?.stdout ?? "").split("\n").filter(Boolean)) context.log.push("stderr", line);
+        throw new StartError(`scripts/start.sh of service "${service.name}" on ${where} exited with code ${result.code ?? result.signal}; see its log below`, {
+          code: "E_EARLY_EXIT",
+          service: service.name,
+          logTail: context.log.tail(20).map((l) => l.line),
+        });
+      }
+    } else {
+      pgidText = await must(`starting ${target.binary}`, launchBinaryCommand(dir, target.binary!, service.args));
+    }
+    pgid = Number(pgidText.trim().split("\n").at(-1));
+    if (!Number.isInteger(pgid) || pgid <= 0) {
+      throw new StartError(`Service "${service.name}" on ${where} started, but its process group is unknown (got ${JSON.stringify(pgidText)})`, {
+        code: "E_SSH_COMMAND",
+        service: service.name,
+      });
+    }
+  } catch (error) {
+    // Whatever of it was made goes: a half-started service must not outlive the failed start.
+    await connection.run(`${abandonCommand(dir)}\n${removeDirCommand(dir)}`).catch(() => undefined);
+    context.state.forget("remote-dir", `${where}:${dir}`);
+    throw error;
+  }
+  const processId = `${where}:${pgid}`;
+  context.state.record({ kind: "remote-process", service: service.name, id: processId, destination: where, pgid, dir });
+
+  const note = (line: string) => context.log.push("stderr", `[meshbed] ${line}`);
+  const onDropped = (reason: string) => note(`SSH connection to ${where} dropped (${reason}); reconnecting`);
+  const onReconnected = (attempts: number) => note(`SSH connection to ${where} re-established (attempt ${attempts}); log streaming resumes`);
+  connection.on("dropped", onDropped);
+  connection.on("reconnected", onReconnected);
+
+  let stopping = false;
+  const exited = watch().finally(() => {
+    connection.off("dropped", onDropped);
+    connection.off("reconnected", onReconnected);
+    context.log.flush();
+  });
+
+  /** Streams the logs until the service is gone (across reconnections); then its exit. */
+  async function watch(): Promise<ExitInfo> {
+    const received = { stdout: 0, stderr: 0 };
+    let resume: LogResume = { stdout: 0, stderr: 0 };
+    for (let failures = 0; ; ) {
+      try {
+        await connection.exec(watchCommand(dir, pgid, kind, resume), {
+          onStdout: (chunk) => {
+            received.stdout += chunk.length;
+            context.log.write("stdout", chunk);
+          },
+          onStderr: (chunk) => {
+            received.stderr += chunk.length;
+            context.log.write("stderr", chunk);
+          },
+        });
+        break;
+      } catch (error) {
+        failures++;
+        if (!(error instanceof ConnectionLostError) || failures > 10) {
+          note(`lost track of the service on ${where}: ${(error as Error).message}`);
+          return { code: null, signal: null };
+        }
+        // A package's logs are many files in one stream: after a drop only new lines follow.
+        resume = kind === "binary" ? { ...received } : "new-only";
+        await sleep(200);
+      }
+    }
+    if (stopping) return { code: null, signal: "SIGTERM" };
+    const status = await connection.run(exitStatusCommand(dir)).catch(() => undefined);
+    return exitInfo(status?.stdout.trim());
+  }
+
+  const running: RunningService = {
+    exited,
+    info: () => ({ pid: pgid, node: where }),
+    exec: async (argv, signal) => {
+      const result = await connection.exec(execInDirCommand(dir, argv), { signal }).catch(() => ({ code: 255 }));
+      return result.code ?? 255;
+    },
+    stop: async (graceMs) => {
+      stopping = true;
+      const result = await connection.run(stopCommand(dir, service.envFile, pgid, graceMs, kind));
+      if (result.code !== 0) {
+        throw new HarnessError(`Service "${service.name}" on ${where} did not stop: ${result.stderr.trim() || `exit ${result.code}`}`, {
+          code: "E_STOP_FAILED",
+          service: service.name,
+        });
+      }
+      await exited;
+      context.state.forget("remote-process", processId);
+      const removed = await connection.run(removeDirCommand(dir));
+      if (removed.code !== 0) {
+        throw new HarnessError(`Service "${service.name}" stopped, but its dir ${dir} on ${where} could not be removed: ${removed.stderr.trim()}`, {
+          code: "E_STOP_FAILED",
+          service: service.name,
+        });
+      }
+      context.state.forget("remote-dir", `${where}:${dir}`);
+    },
+  };
+  if (pkg?.hasHealthScript) {
+    running.nativeHealth = async (signal) => {
+      const attempt = AbortSignal.any([signal, AbortSignal.timeout(HEALTH_ATTEMPT_MS)]);
+      const result = await connection.exec(healthCommand(dir, service.envFile), { signal: attempt }).catch(() => undefined);
+      return result?.code === 0;
+    };
+  }
+  return running;
+}
+
+/** The wrapper wrote `$?`: a code, or 128 + the number of the signal that killed the service. */
+function exitInfo(status: string | undefined): ExitInfo {
+  const code = status === undefined || status === "" ? Number.NaN : Number(status);
+  if (!Number.isInteger(code)) return { code: null, signal: null };
+  if (code > 128) {
+    const name = Object.entries(os.constants.signals).find(([, n]) => n === code - 128)?.[0];
+    if (name) return { code: null, signal: name };
+  }
+  return { code, signal: null };
+}
+

@@ -1,0 +1,122 @@
+import type { CommonServiceOptions } from "../../spec/types.js";
+import { type At, expected, integer, isPlainObject, object, optionalString, string, stringArray } from "../../spec/validate.js";
+
+/**
+ * How to reach a node over SSH. The names are OpenSSH's own options, and each one overrides what
+ * `~/.ssh/config` says for the host.
+ */
+export interface SshOptions {
+  /** Default: the config's `Port`, else 22. */
+  port?: number;
+  /**
+   * A private key file; when given, only it (and `privateKey`) is tried. Default: the config's
+   * `IdentityFile`s, then the keys of ssh-agent (`SSH_AUTH_SOCK`), then ~/.ssh/id_ed25519, id_ecdsa, id_rsa.
+   */
+  identityFile?: string;
+  /** A private key itself (OpenSSH or PEM text, unencrypted); when given, only it (and `identityFile`) is tried. */
+  privateKey?: string;
+  /** Where host keys are checked (and, with "accept-new", added). Default: the config's `UserKnownHostsFile`, else ~/.ssh/known_hosts (and /etc/ssh/ssh_known_hosts). */
+  knownHostsFile?: string;
+  /** "yes": only known host keys; "accept-new": add unknown ones, refuse changed ones; "no": accept any. Default: the config's, else "yes". */
+  strictHostKeyChecking?: "yes" | "accept-new" | "no";
+  /** An OpenSSH config file to read instead of ~/.ssh/config. */
+  configFile?: string;
+  /** Jump hosts, `[user@]host[:port]`, comma-separated, as OpenSSH's `ProxyJump`. Default: the config's. */
+  proxyJump?: string;
+}
+
+interface RemoteCommonOptions<Names extends string> extends CommonServiceOptions<Names> {
+  /** The node: an address, a host name, or an alias of `~/.ssh/config`. */
+  host: string;
+  /** The account to log in as; not root means `sudo -n` where root is needed. Default: the config's `User`, else the local user name. */
+  user?: string;
+  /** Where the service's dir (`<remoteRoot>/<service>/`) is made on the node. Default: "/opt/harness". */
+  remoteRoot?: string;
+  ssh?: SshOptions;
+}
+
+/** A binary already on the node, run with its env in its own process group. */
+export interface RemoteBinaryOptions<Names extends string = string> extends RemoteCommonOptions<Names> {
+  /** Path (or name on the node's PATH) of the executable. */
+  binary: string;
+  /** Arguments; may use `${VAR}` like env values. Default: none. */
+  args?: readonly string[];
+  package?: never;
+}
+
+/** A package built by `meshbed pack` (ADR-007 §4), uploaded and run by its scripts. */
+export interface RemotePackageOptions<Names extends string = string> extends RemoteCommonOptions<Names> {
+  /** A `.tar.gz` made by `pack`, or a package directory (packed on the fly). */
+  package: string;
+  binary?: never;
+  args?: never;
+}
+
+/** A service on a node of the LAN, reached over SSH; exactly one of `binary` and `package`. */
+export type RemoteLanOptions<Names extends string = string> = RemoteBinaryOptions<Names> | RemotePackageOptions<Names>;
+
+export const REMOTE_KEYS = ["host", "user", "binary", "args", "package", "remoteRoot", "ssh"] as const;
+const SSH_KEYS = ["port", "identityFile", "privateKey", "knownHostsFile", "strictHostKeyChecking", "configFile", "proxyJump"] as const;
+
+/** Target options of a remote service, after validation. */
+export interface RemoteTarget {
+  host: string;
+  user: string | undefined;
+  binary: string | undefined;
+  package: string | undefined;
+  remoteRoot: string;
+  ssh: Readonly<SshOptions>;
+}
+
+export function validateRemoteOptions(options: Record<string, unknown>, at: At): { args: string[]; options: Record<string, unknown> } {
+  const host = string(options.host, at.child("host"));
+  if (/[\s\x00-\x1f]/.test(host) || host.startsWith("-")) expected(at.child("host"), "a host name, an address or an ssh config alias", host);
+  const user = optionalString(options.user, at.child("user"));
+  if (user !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(user)) expected(at.child("user"), "a user name", user);
+  const binary = optionalString(options.binary, at.child("binary"));
+  if (binary !== undefined && !binary.startsWith("/") && binary.includes("/")) {
+    expected(at.child("binary"), "an absolute path on the node, or a command name on its PATH", binary);
+  }
+  const pkg = optionalString(options.package, at.child("package"));
+  if ((binary === undefined) === (pkg === undefined)) {
+    expected(at, "options with exactly one of `binary` and `package`", binary === undefined ? undefined : "both");
+  }
+  if (pkg !== undefined && options.args !== undefined) expected(at.child("args"), "absent for a package (its start.sh decides)", options.args);
+  const remoteRoot = optionalString(options.remoteRoot, at.child("remoteRoot")) ?? "/opt/harness";
+  if (!remoteRoot.startsWith("/") || /[\n\r]/.test(remoteRoot)) expected(at.child("remoteRoot"), "an absolute path", remoteRoot);
+  if (options.port === 0) expected(at.child("port"), "a fixed port: a remote node's free ports are not known before it starts", 0);
+  const target: RemoteTarget = {
+    host,
+    user,
+    binary,
+    package: pkg,
+    remoteRoot: remoteRoot.replace(/\/+$/, "") || "/",
+    ssh: Object.freeze(validateSshOptions(options.ssh, at.child("ssh"))),
+  };
+  return { args: stringArray(options.args, at.child("args")), options: target as unknown as Record<string, unknown> };
+}
+
+export function validateSshOptions(value: unknown, at: At): SshOptions {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) expected(at, "an object", value);
+  // OpenSSH's spelling (`IdentityFile`) and YAML's (`identity_file`) mean the same option.
+  const canonical = new Map(SSH_KEYS.map((k) => [k.toLowerCase(), k]));
+  const o = object(
+    Object.fromEntries(Object.entries(value).map(([k, v]) => [canonical.get(k.replace(/_/g, "").toLowerCase()) ?? k, v])),
+    at,
+    SSH_KEYS,
+  );
+  const result: SshOptions = {};
+  if (o.port !== undefined) result.port = integer(o.port, at.child("port"), 1, 65535);
+  for (const key of ["identityFile", "privateKey", "knownHostsFile", "configFile", "proxyJump"] as const) {
+    const text = optionalString(o[key], at.child(key));
+    if (text !== undefined) result[key] = text;
+  }
+  if (o.strictHostKeyChecking !== undefined) {
+    if (o.strictHostKeyChecking !== "yes" && o.strictHostKeyChecking !== "accept-new" && o.strictHostKeyChecking !== "no") {
+      expected(at.child("strictHostKeyChecking"), '"yes", "accept-new" or "no"', o.strictHostKeyChecking);
+    }
+    result.strictHostKeyChecking = o.strictHostKeyChecking;
+  }
+  return result;
+}

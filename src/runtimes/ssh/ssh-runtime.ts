@@ -1,0 +1,143 @@
+import { execFile } from "node:child_process";
+import dns from "node:dns/promises";
+import net from "node:net";
+import { StartError } from "../../errors.js";
+import { type ServicePackage, readPackage } from "../../package/package-archive.js";
+import type { PlannedService, ServiceIps } from "../../plan/plan.js";
+import type { ServiceSpec } from "../../spec/types.js";
+import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
+import { startRemoteService } from "./remote-service.js";
+import type { SshConnection } from "./ssh-connection.js";
+import { resolveDestination } from "./ssh-destination.js";
+import type { RemoteTarget } from "./ssh-options.js";
+import { type SshPool, sshPool } from "./ssh-pool.js";
+
+/**
+ * Services on nodes reached over SSH: a binary already there, or a package uploaded. One
+ * connection per node, from the process's pool, shared with every other service on the node.
+ */
+export class SshRuntime implements Runtime {
+  readonly #connections = new Map<string, SshConnection>();
+  readonly #packages = new Map<string, Promise<ServicePackage>>();
+
+  constructor(
+    readonly kind: "remote_lan" | "wireguard" = "remote_lan",
+    private readonly pool: SshPool = sshPool,
+  ) {}
+
+  /** Each node's address, the harness host's address toward it, and a package's port. Connects to nothing. */
+  async gatherFacts(services: readonly ServiceSpec[], _context: FactsContext): Promise<FactsContribution> {
+    const ips: Record<string, ServiceIps> = {};
+    const toward: Record<string, string> = {};
+    const ports: Record<string, number> = {};
+    for (const service of services) {
+      const target = targetOf(service);
+      const destination = resolveDestination(target.host, target.user, target.ssh, service.name);
+      const ip = await addressOf(destination.hostName, service.name);
+      ips[service.name] = { lanIp: ip };
+      const source = await sourceAddressToward(ip);
+      if (source) toward[ip] = source;
+      if (service.port === undefined && target.package) {
+        const port = (await this.#package(service.name, target.package)).manifest.port;
+        if (port !== undefined) ports[service.name] = port;
+      }
+    }
+    return { ips, ports, addresses: { lanIpToward: toward } };
+  }
+
+  /** Logs in (verifying the host key), and checks the node has the binary, or what the package requires. */
+  async preflight(service: PlannedService): Promise<void> {
+    const target = targetOf(service.spec);
+    const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
+    const connection = this.#connection(service);
+    await connection.connect();
+    const tools = await connection.run(TOOLS_CHECK);
+    const missingTools = tools.stdout.split("\n").filter(Boolean);
+    if (missingTools.length > 0) {
+      throw new StartError(`Node ${connection.label} lacks ${missingTools.join(", ")}, which meshbed needs to run "${service.name}" there: install util-linux and coreutils`, {
+        code: "E_SYSTEM_REQUIREMENTS",
+        service: service.name,
+      });
+    }
+    if (pkg) {
+      const result = await connection.run(systemRequiresCommand(pkg.manifest.systemRequires));
+      const missing = result.stdout.split("\n").filter(Boolean);
+      if (missing.length > 0 || result.code !== 0) {
+        throw new StartError(
+          `Node ${connection.label} lacks what package ${pkg.manifest.name} ${pkg.manifest.version} requires (system_requires): ${missing.join(", ") || result.stderr.trim()}; install it there, or fix the manifest`,
+          { code: "E_SYSTEM_REQUIREMENTS", service: service.name },
+        );
+      }
+      return;
+    }
+    const check = await connection.run(binaryCheckCommand(target.binary!));
+    if (check.code !== 0) {
+      throw new StartError(
+        `The binary ${JSON.stringify(target.binary)} of service "${service.name}" is not on node ${connection.label} (or is not executable there): install it, or fix \`binary\``,
+        { code: "E_BINARY_NOT_FOUND", service: service.name },
+      );
+    }
+  }
+
+  async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
+    const target = targetOf(service.spec);
+    const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
+    return startRemoteService(service, context, this.#connection(service), pkg);
+  }
+
+  /** Releases this runtime's connections (the pool closes a node's when no one else uses it). */
+  async dispose(): Promise<void> {
+    const connections = [...this.#connections.values()];
+    this.#connections.clear();
+    await Promise.all(connections.map((c) => this.pool.release(c)));
+  }
+
+  #connection(service: PlannedService): SshConnection {
+    let connection = this.#connections.get(service.name);
+    if (!connection) {
+      const target = targetOf(service.spec);
+      connection = this.pool.acquire(resolveDestination(target.host, target.user, target.ssh, service.name), service.name);
+      this.#connections.set(service.name, connection);
+    }
+    return connection;
+  }
+
+  #package(service: string, source: string): Promise<ServicePackage> {
+    let pkg = this.#packages.get(service);
+    if (!pkg) {
+      pkg = readPackage(source).catch((error: Error) => {
+        throw new StartError(error.message, { code: "E_PACKAGE_INVALID", service, cause: error });
+      });
+      this.#packages.set(service, pkg);
+    }
+    return pkg;
+  }
+}
+
+function targetOf(service: ServiceSpec): RemoteTarget {
+  return service.options as unknown as RemoteTarget;
+}
+
+async function addressOf(hostName: string, service: string): Promise<string> {
+  if (net.isIP(hostName)) return hostName;
+  try {
+    return (await dns.lookup(hostName)).address;
+  } catch (error) {
+    throw new StartError(`The host ${hostName} of service "${service}" does not resolve (${(error as NodeJS.ErrnoException).code}): fix \`host\`, or its HostName in ~/.ssh/config`, {
+      code: "E_SSH_CONNECT",
+      service,
+      cause: error,
+    });
+  }
+}
+
+/** The harness host's own address on the route to `ip` (`ip route get`), when it can be known. */
+function sourceAddressToward(ip: string): Promise<string | undefined> {
+  if (process.platform !== "linux") return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    execFile("ip", ["-o", "route", "get", ip], { encoding: "utf8" }, (error, stdout) => {
+      resolve(error ? undefined : /\bsrc (\S+)/.exec(stdout)?.[1]);
+    });
+  });
+}
