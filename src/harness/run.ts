@@ -1,6 +1,5 @@
 import { HarnessError, StartError, StopError } from "../errors.js";
 import type { Plan } from "../plan/plan.js";
-import { signalGroup } from "../runtimes/process/process-group.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { HarnessEvent, TargetKind } from "../spec/types.js";
 import type { RunState } from "../state/run-state.js";
@@ -60,9 +59,7 @@ export class Run implements Stoppable {
   }
 
   killNow(): void {
-    for (const resource of this.state.resources) {
-      if (resource.kind === "process") signalGroup(Number(resource.pgid), "SIGKILL");
-    }
+    for (const runtime of this.runtimes.values()) runtime.killNow?.(this.state.resources);
   }
 
   async #stopAll(): Promise<void> {

@@ -3,16 +3,26 @@ import { signalGroup } from "../runtimes/process/process-group.js";
 import type { Resource } from "./run-state.js";
 import { type RunRecord, listRuns } from "./runs.js";
 
-/** How to undo one kind of resource after its run crashed: one entry per kind. */
-export type Reaper = (resource: Resource) => Promise<void>;
+/**
+ * Undoes, after a crash, every resource of one family (the part of `kind` before the first
+ * `-`: `process`, `docker`, `remote`, `lab`…) that a run recorded. Loaded only when a crashed run
+ * has such resources, so reaping processes never loads dockerode or ssh2.
+ */
+export type FamilyReaper = (run: RunRecord, resources: readonly Resource[]) => Promise<void>;
 
-const reapers: Record<string, Reaper> = {
-  process: async (resource) => killGroupIfOurs(Number(resource.pgid ?? resource.id), resource.startedAt as number | undefined),
+const families: Record<string, () => Promise<FamilyReaper>> = {
+  process: async () => async (_run, resources) => {
+    for (const r of resources) killGroupIfOurs(Number(r.pgid ?? r.id), r.startedAt as number | undefined);
+  },
+  docker: async () => {
+    const { reapDockerRun } = await import("../runtimes/docker/docker-reaper.js");
+    return (run) => reapDockerRun(run.runId);
+  },
 };
 
-/** Lets a runtime say how its resources are reaped (docker containers, lab namespaces…). */
-export function registerReaper(kind: string, reaper: Reaper): void {
-  reapers[kind] = reaper;
+/** Lets a runtime or the lab say how its family of resources is reaped. */
+export function registerReaper(family: string, load: () => Promise<FamilyReaper>): void {
+  families[family] = load;
 }
 
 export interface ReapReport {
@@ -21,26 +31,29 @@ export interface ReapReport {
   failed: { resource: Resource; error: string }[];
 }
 
-/**
- * Undoes what crashed runs left: every run whose owning process is gone. Resources are undone
- * newest first; the run dir is removed when all of them are.
- */
+/** Undoes what crashed runs left: every run whose owning process is gone. */
 export async function reapOrphans(runs: RunRecord[] = listRuns()): Promise<ReapReport[]> {
   const reports: ReapReport[] = [];
   for (const run of runs.filter((r) => !r.ownerAlive)) reports.push(await reapRun(run));
   return reports;
 }
 
+/** Undoes one run's resources, family by family, newest family first; removes its dir when all are gone. */
 export async function reapRun(run: RunRecord): Promise<ReapReport> {
   const report: ReapReport = { runId: run.runId, reaped: [], failed: [] };
+  const byFamily = new Map<string, Resource[]>();
   for (const resource of [...run.state.resources].reverse()) {
-    const reaper = reapers[resource.kind];
+    const family = resource.kind.split("-", 1)[0]!;
+    byFamily.set(family, [...(byFamily.get(family) ?? []), resource]);
+  }
+  for (const [family, resources] of byFamily) {
     try {
-      if (!reaper) throw new Error(`no reaper for resources of kind "${resource.kind}"`);
-      await reaper(resource);
-      report.reaped.push(resource);
+      const load = families[family];
+      if (!load) throw new Error(`no reaper for resources of kind "${resources[0]!.kind}"`);
+      await (await load())(run, resources);
+      report.reaped.push(...resources);
     } catch (error) {
-      report.failed.push({ resource, error: (error as Error).message });
+      for (const resource of resources) report.failed.push({ resource, error: (error as Error).message });
     }
   }
   if (report.failed.length === 0) fs.rmSync(run.dir, { recursive: true, force: true });

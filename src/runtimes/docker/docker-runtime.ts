@@ -3,11 +3,12 @@ import { StartError } from "../../errors.js";
 import { freePort } from "../../host/ports.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
 import type { ServiceSpec } from "../../spec/types.js";
-import type { RunState } from "../../state/run-state.js";
+import type { Resource, RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { checkHostFiles } from "./container-files.js";
 import { entrypointOf, startContainer } from "./container.js";
 import type { DockerTarget } from "./docker-options.js";
+import { removeDockerNow } from "./docker-reaper.js";
 import { type Engine, connectEngine, engineMessage } from "./engine.js";
 import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
 import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./published-ports.js";
@@ -133,6 +134,10 @@ export class DockerRuntime implements Runtime {
   }
 
   /** Removes whatever of the run is left: containers (by label), the network, built images. */
+  killNow(resources: readonly Resource[]): void {
+    removeDockerNow(resources);
+  }
+
   async dispose(): Promise<void> {
     if (!this.#engine || this.#runId === undefined) return;
     const docker = this.#engine.docker;

@@ -1,0 +1,33 @@
+import { spawnSync } from "node:child_process";
+import type { Resource } from "../../state/run-state.js";
+import { connectEngine } from "./engine.js";
+import { removeImage } from "./images.js";
+import { RUN_LABEL, removeNetwork } from "./run-network.js";
+
+/**
+ * Removes everything a crashed run left in Docker, found by its label rather than by the state
+ * file, so that a container or network made just before the crash is found too.
+ */
+export async function reapDockerRun(runId: string): Promise<void> {
+  const { docker } = await connectEngine([]);
+  const filters = { label: [`${RUN_LABEL}=${runId}`] };
+  for (const info of await docker.listContainers({ all: true, filters })) {
+    await docker.getContainer(info.Id).remove({ force: true, v: true });
+  }
+  for (const network of await docker.listNetworks({ filters })) await removeNetwork(docker, network.Id);
+  for (const image of await docker.listImages({ filters })) {
+    for (const tag of image.RepoTags ?? [image.Id]) await removeImage(docker, tag);
+  }
+}
+
+/**
+ * The synchronous last resort, for the `exit` event of a harness process that was not stopped:
+ * the Docker CLI removes the run's containers and network. Without a CLI, the reaper does it later.
+ */
+export function removeDockerNow(resources: readonly Resource[]): void {
+  const containers = resources.filter((r) => r.kind === "docker-container").map((r) => r.id);
+  const networks = resources.filter((r) => r.kind === "docker-network").map((r) => r.id);
+  const run = (args: string[]) => spawnSync("docker", args, { stdio: "ignore", timeout: 10_000 });
+  if (containers.length > 0) run(["rm", "--force", "--volumes", ...containers]);
+  if (networks.length > 0) run(["network", "rm", ...networks]);
+}
