@@ -1,6 +1,7 @@
 import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
 import type { ServiceMap } from "../spec/builder.js";
 import type { HarnessEvent, StartOptions, TopologySpec } from "../spec/types.js";
+import { reapOrphans } from "../state/reap.js";
 import { RunState } from "../state/run-state.js";
 import { Harness } from "./harness.js";
 import { Run } from "./run.js";
@@ -10,6 +11,8 @@ import { Run } from "./run.js";
  * service fails, everything already started is stopped before the error is thrown.
  */
 export async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
+  // What crashed runs left is reaped on the side: it never delays or fails this start.
+  void reapOrphans().catch(() => {});
   const runtimes = await loadRuntimes(spec);
   const plan = await planTopology(spec, runtimes);
   try {
