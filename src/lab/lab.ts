@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { HarnessError } from "../errors.js";
 import { type CommandResult, mustRun, runCommand } from "./lab-command.js";
-import { type Account, SSHD, createAccount, deleteAccount, generateKey, lookupAccount, startSshd } from "./lab-node.js";
+import { inNamespace, ipIn, killNamespace, killQuietly, namespaceExists, namespacePids } from "./lab-namespaces.js";
+import { type Account, createAccount, deleteAccount, generateKey, lookupAccount, startSshd } from "./lab-node.js";
+import { INFRA, type LabNode, type LabNodeOptions, type LabOptions, checkHost, validateLabOptions } from "./lab-options.js";
 import {
   LAB_ROOT,
-  type LabNetwork,
   type LabNodeRecord,
   type LabState,
   listStates,
@@ -18,54 +18,7 @@ import {
 } from "./lab-state.js";
 import { addressIn, chooseLabSubnets, prefixOf, routeDestinations } from "./lab-subnets.js";
 
-export interface LabNodeOptions {
-  /** Lowercase letters, digits and `-`, starting with a letter; at most 20 characters. */
-  name: string;
-  /** `lan`: on a bridge with the harness host. `wan`: on another network, reached only by routing. */
-  network: LabNetwork;
-  /** The account the node's sshd lets in (created with `/bin/sh` when missing). Default: "root". */
-  user?: string;
-}
-
-export interface LabOptions {
-  nodes: readonly LabNodeOptions[];
-  /** Names everything the lab creates (`mb-<id>-…`): 1 to 6 lowercase letters and digits. Default: random. */
-  id?: string;
-  /** Let the lab outlive the process that created it (`meshbed lab up`); otherwise the next `Lab.create` reaps it once that process is gone. Default: false. */
-  keep?: boolean;
-  /** Where labs keep their state, keys and logs. Default: "/run/meshbed-lab". */
-  root?: string;
-}
-
-/** What a test needs to reach a node: spread `ssh` into `.remoteLan()` or `.wireguard()` options. */
-export interface LabNode {
-  readonly name: string;
-  readonly network: LabNetwork;
-  /** The node's network namespace. */
-  readonly namespace: string;
-  /** The node's address (its sshd listens on port 22 there). */
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  /** The client key every node of the lab accepts (OpenSSH format). */
-  readonly privateKey: string;
-  readonly identityFile: string;
-  /** A known_hosts file with the host key of every node of the lab. */
-  readonly knownHostsFile: string;
-  /** The node's public host key ("ssh-ed25519 AAAA… comment"). */
-  readonly hostKey: string;
-  /** The harness host's address as this node reaches it. */
-  readonly hostIp: string;
-  /** The pid of the node's sshd (the listener; each connection has processes of its own). */
-  readonly sshdPid: number | undefined;
-  /** The log of the node's sshd (`-e`, LogLevel VERBOSE): every connection and key it saw. */
-  readonly sshdLog: string;
-  readonly ssh: { port: number; identityFile: string; knownHostsFile: string; strictHostKeyChecking: "yes" };
-}
-
-const NODE_NAME = /^[a-z][a-z0-9-]{0,19}$/;
-const LAB_ID = /^[a-z0-9]{1,6}$/;
-const INFRA = "net";
+export type { LabNode, LabNodeOptions, LabOptions } from "./lab-options.js";
 
 /**
  * Real remote nodes on one Linux machine: each node a network namespace with its own sshd,
@@ -86,7 +39,7 @@ export class Lab {
   /** Creates a lab (reaping crashed ones first). Needs root. */
   static async create(options: LabOptions): Promise<Lab> {
     const root = options.root ?? LAB_ROOT;
-    validate(options);
+    validateLabOptions(options);
     await checkHost();
     await Lab.reap(root);
     const state = await withLabLock(root, async () => {
@@ -369,49 +322,6 @@ export class Lab {
   }
 }
 
-function validate(options: LabOptions): void {
-  if (options.id !== undefined && !LAB_ID.test(options.id)) {
-    throw new HarnessError(`Expected the lab \`id\` to be 1 to 6 lowercase letters and digits, got ${JSON.stringify(options.id)}`, { code: "E_CONFIG" });
-  }
-  if (options.nodes.length === 0) throw new HarnessError("A lab needs at least one node in `nodes`", { code: "E_CONFIG" });
-  const seen = new Set<string>();
-  for (const [i, node] of options.nodes.entries()) {
-    if (!NODE_NAME.test(node.name) || node.name === INFRA) {
-      throw new HarnessError(
-        `Expected \`nodes[${i}].name\` to be lowercase letters, digits and -, starting with a letter, at most 20 characters, and not "${INFRA}"; got ${JSON.stringify(node.name)}`,
-        { code: "E_CONFIG" },
-      );
-    }
-    if (seen.has(node.name)) throw new HarnessError(`Lab node "${node.name}" is defined twice`, { code: "E_CONFIG" });
-    seen.add(node.name);
-    if (node.network !== "lan" && node.network !== "wan") {
-      throw new HarnessError(`Expected \`nodes[${i}].network\` to be "lan" or "wan", got ${JSON.stringify(node.network)}`, { code: "E_CONFIG" });
-    }
-    if (node.user !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(node.user)) {
-      throw new HarnessError(`Expected \`nodes[${i}].user\` to be a user name, got ${JSON.stringify(node.user)}`, { code: "E_CONFIG" });
-    }
-  }
-}
-
-async function checkHost(): Promise<void> {
-  if (process.platform !== "linux") throw new HarnessError("The lab needs Linux (network namespaces)", { code: "E_LAB" });
-  if (process.getuid?.() !== 0) {
-    throw new HarnessError("The lab needs root (it creates network namespaces, links and mounts): run the tests as root, or under sudo", {
-      code: "E_LAB",
-    });
-  }
-  const missing = ["ip", "nsenter", "ssh-keygen", "ss", "useradd"].filter((c) => !onPath(c));
-  if (!fs.existsSync(SSHD)) missing.push(SSHD);
-  if (missing.length > 0) {
-    throw new HarnessError(`The lab needs ${missing.join(", ")}: run scripts/system/lab-deps.sh (Debian: openssh-server, iproute2, iptables, sudo)`, {
-      code: "E_LAB",
-    });
-  }
-}
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":").some((dir) => dir && fs.existsSync(path.join(dir, command)));
-}
 
 function newLabId(root: string): string {
   for (;;) {
@@ -421,46 +331,6 @@ function newLabId(root: string): string {
   }
 }
 
-function ipIn(namespace: string, ...args: string[]): Promise<string> {
-  return mustRun("ip", ["-n", namespace, ...args]);
-}
-
-async function namespaceExists(namespace: string): Promise<boolean> {
-  return fs.existsSync(path.join("/run/netns", namespace));
-}
-
-async function namespacePids(namespace: string): Promise<number[]> {
-  const result = await runCommand("ip", ["netns", "pids", namespace]);
-  return result.stdout
-    .split("\n")
-    .map((l) => Number(l.trim()))
-    .filter((p) => Number.isInteger(p) && p > 0);
-}
-
-/** Whether `pid` still is a process of that namespace (and not a recycled pid). */
-async function inNamespace(pid: number, namespace: string): Promise<boolean> {
-  return (await namespacePids(namespace)).includes(pid);
-}
-
-/** SIGKILL to every process of the namespace, until none is left. */
-async function killNamespace(namespace: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const pids = await namespacePids(namespace);
-    if (pids.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`processes ${pids.join(", ")} survived SIGKILL`);
-    for (const pid of pids) killQuietly(pid);
-    await sleep(50);
-  }
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, "SIGKILL");
-  } catch {
-    // Already gone.
-  }
-}
 
 function readIfThere(file: string): string {
   try {

@@ -18,6 +18,7 @@ const families: Record<string, () => Promise<FamilyReaper>> = {
     const { reapDockerRun } = await import("../runtimes/docker/docker-reaper.js");
     return (run) => reapDockerRun(run.runId);
   },
+  remote: async () => (await import("../runtimes/ssh/ssh-reaper.js")).reapRemote,
 };
 
 /** Lets a runtime or the lab say how its family of resources is reaped. */

@@ -13,16 +13,25 @@ const EXIT_FILE = "exit_status";
 /** Exit codes the scripts use to say what went wrong. */
 export const EXIT = { noDir: 90, noStart: 91, survived: 92 } as const;
 
+/** Names the run a service dir belongs to, so that a reaper removes only its own run's dir. */
+const RUN_FILE = ".meshbed-run";
+
 /**
- * Makes the service dir (with `sudo -n` when the user may not, then owned by the user), empties
- * what an earlier run left in it, and makes `logs/`.
+ * Makes the service dir (with `sudo -n` when the user may not, then owned by the user), ends
+ * what an earlier, crashed run of the same service left running in it, empties it, makes
+ * `logs/`, and marks it as `runId`'s.
  */
-export function prepareDirCommand(dir: string): string {
+export function prepareDirCommand(dir: string, runId: string): string {
   return `d=${q(dir)}
 if ! mkdir -p "$d" 2>/dev/null || [ ! -w "$d" ]; then
   sudo -n mkdir -p "$d" && sudo -n chown "$(id -u):$(id -g)" "$d" || { echo "cannot create $d as $(id -un), and sudo -n failed" >&2; exit ${EXIT.noDir}; }
 fi
-cd "$d" && find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && mkdir -p logs`;
+cd "$d" || exit ${EXIT.noDir}
+# Only a process that still works in this dir is the old service (not a reused number).
+ours() { [ -n "$1" ] && [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$(pwd -P)" ]; }
+g=$(cat ${PGID_FILE} 2>/dev/null); ours "$g" && kill -KILL -"$g" 2>/dev/null
+p=$(cat service.pid 2>/dev/null); ours "$p" && kill -KILL "$p" 2>/dev/null
+find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && mkdir -p logs && echo ${q(runId)} > ${RUN_FILE}`;
 }
 
 /**
@@ -85,10 +94,39 @@ tail ${resume === "new-only" ? "-n 0" : from(resume.stderr)} -F -s 0.2 logs/stde
   return `cd ${q(dir)} 2>/dev/null || exit 0
 ${aliveFunction(pgid)}
 ${tails}
-while alive; do sleep 0.2; done
-sleep 0.4
+while alive; do sleep 0.1; done
+# What the service wrote last is in its files: give tail a moment to send it.
+sleep 0.25
 kill $a $b 2>/dev/null
 wait`;
+}
+
+/**
+ * One look at the service's logs, for a service that has no streaming channel: every log file's
+ * bytes past the offset already read, each framed as `MBLOG <file> <length>\n` and then exactly
+ * that many bytes. Exits 3 once the service is gone (checked before reading, so that the last
+ * look sees everything it wrote).
+ */
+export function pollLogsCommand(dir: string, pgid: number, offsets: Readonly<Record<string, number>>): string {
+  const cases = Object.entries(offsets)
+    .map(([file, offset]) => `    ${q(file)}) o=${offset} ;;`)
+    .join("\n");
+  return `cd ${q(dir)} 2>/dev/null || exit 3
+${aliveFunction(pgid)}
+if alive; then a=0; else a=3; fi
+for f in logs/*.log; do
+  [ -f "$f" ] || continue
+  case $f in
+${cases}
+    *) o=0 ;;
+  esac
+  n=$(($(wc -c < "$f") - o))
+  if [ "$n" -gt 0 ]; then
+    printf 'MBLOG %s %s\n' "$f" "$n"
+    tail -c +$((o + 1)) "$f" | head -c "$n"
+  fi
+done
+exit $a`;
 }
 
 /** The exit status the wrapper recorded, if the service ended by itself. */
@@ -135,10 +173,23 @@ fi
 true`;
 }
 
-/** Removes the service dir (with `sudo -n` when its parent is not the user's). */
-export function removeDirCommand(dir: string): string {
+/** Kills a crashed run's service group, if the service dir still names it (a reused number is left alone). */
+export function reapProcessCommand(dir: string, pgid: number): string {
+  return `if cd ${q(dir)} 2>/dev/null && [ "$(cat ${PGID_FILE} 2>/dev/null)" = "${pgid}" ]; then
+  kill -KILL -${pgid} 2>/dev/null
+  [ -s service.pid ] && kill -KILL "$(cat service.pid)" 2>/dev/null
+fi
+true`;
+}
+
+/**
+ * Removes the service dir (with `sudo -n` when its parent is not the user's); with `runId`, only
+ * if the dir is still that run's (a reaper must not remove a later run's dir).
+ */
+export function removeDirCommand(dir: string, runId?: string): string {
+  const guard = runId === undefined ? "" : `[ "$(cat "$d/${RUN_FILE}" 2>/dev/null)" = ${q(runId)} ] || exit 0\n`;
   return `d=${q(dir)}
-rm -rf "$d" 2>/dev/null || sudo -n rm -rf "$d"
+${guard}rm -rf "$d" 2>/dev/null || sudo -n rm -rf "$d"
 [ ! -e "$d" ]`;
 }
 
@@ -166,6 +217,11 @@ done`;
 /** Exits 0 when `binary` (an absolute path or a name on PATH) can be run on the node. */
 export function binaryCheckCommand(binary: string): string {
   return binary.includes("/") ? `[ -f ${q(binary)} ] && [ -x ${q(binary)} ]` : `command -v ${q(binary)} >/dev/null 2>&1`;
+}
+
+/** Runs `command` as root: as it is for root, through `sudo -n` for anyone else. */
+export function asRootCommand(command: string, user: string): string {
+  return user === "root" ? command : `sudo -n sh -c ${q(command)}`;
 }
 
 /** Exits 0 when the tools the runtime uses on a node are there. */

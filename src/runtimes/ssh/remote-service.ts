@@ -1,13 +1,13 @@
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { HarnessError, StartError } from "../../errors.js";
 import type { ServicePackage } from "../../package/package-archive.js";
 import { renderEnvFile, shellQuote as quote } from "../../plan/env-file.js";
 import type { PlannedService } from "../../plan/plan.js";
 import type { ExitInfo, RunningService, RuntimeContext } from "../runtime.js";
+import { followRemoteLogs } from "./remote-logs.js";
+import { nodeForState } from "./ssh-reaper.js";
 import {
-  type LogResume,
   abandonCommand,
   execInDirCommand,
   exitStatusCommand,
@@ -17,9 +17,8 @@ import {
   prepareDirCommand,
   removeDirCommand,
   stopCommand,
-  watchCommand,
 } from "./remote-script.js";
-import { ConnectionLostError, type SshConnection } from "./ssh-connection.js";
+import type { SshConnection } from "./ssh-connection.js";
 import type { RemoteTarget } from "./ssh-options.js";
 
 const HEALTH_ATTEMPT_MS = 5_000;
@@ -51,10 +50,11 @@ export async function startRemoteService(
     return result.stdout;
   };
 
-  context.state.record({ kind: "remote-dir", service: service.name, id: `${where}:${dir}`, destination: where, path: dir });
+  const node = nodeForState(target.host, target.user, target.ssh);
+  context.state.record({ kind: "remote-dir", service: service.name, id: `${where}:${dir}`, node, dir });
   let pgid: number;
   try {
-    await must(`creating ${dir}`, prepareDirCommand(dir));
+    await must(`creating ${dir}`, prepareDirCommand(dir, context.plan.runId));
     await connection.writeFile(service.envFile, renderEnvFile(service.env), 0o600);
     let pgidText: string;
     if (pkg) {
@@ -89,7 +89,7 @@ export async function startRemoteService(
     throw error;
   }
   const processId = `${where}:${pgid}`;
-  context.state.record({ kind: "remote-process", service: service.name, id: processId, destination: where, pgid, dir });
+  context.state.record({ kind: "remote-process", service: service.name, id: processId, node, pgid, dir });
 
   const note = (line: string) => context.log.push("stderr", `[meshbed] ${line}`);
   const onDropped = (reason: string) => note(`SSH connection to ${where} dropped (${reason}); reconnecting`);
@@ -106,32 +106,8 @@ export async function startRemoteService(
 
   /** Streams the logs until the service is gone (across reconnections); then its exit. */
   async function watch(): Promise<ExitInfo> {
-    const received = { stdout: 0, stderr: 0 };
-    let resume: LogResume = { stdout: 0, stderr: 0 };
-    for (let failures = 0; ; ) {
-      try {
-        await connection.exec(watchCommand(dir, pgid, kind, resume), {
-          onStdout: (chunk) => {
-            received.stdout += chunk.length;
-            context.log.write("stdout", chunk);
-          },
-          onStderr: (chunk) => {
-            received.stderr += chunk.length;
-            context.log.write("stderr", chunk);
-          },
-        });
-        break;
-      } catch (error) {
-        failures++;
-        if (!(error instanceof ConnectionLostError) || failures > 10) {
-          note(`lost track of the service on ${where}: ${(error as Error).message}`);
-          return { code: null, signal: null };
-        }
-        // A package's logs are many files in one stream: after a drop only new lines follow.
-        resume = kind === "binary" ? { ...received } : "new-only";
-        await sleep(200);
-      }
-    }
+    const sawEnd = await followRemoteLogs({ connection, dir, pgid, kind, log: context.log, note });
+    if (!sawEnd) return { code: null, signal: null };
     if (stopping) return { code: null, signal: "SIGTERM" };
     const status = await connection.run(exitStatusCommand(dir)).catch(() => undefined);
     return exitInfo(status?.stdout.trim());

@@ -1,13 +1,12 @@
 import { EventEmitter } from "node:events";
-import fs from "node:fs";
-import path from "node:path";
 import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import ssh2 from "ssh2";
 import type { Client as Ssh2Client, ClientChannel, SFTPWrapper } from "ssh2";
 import { HarnessError, StartError } from "../../errors.js";
 import { ChannelLimit } from "./channel-limit.js";
-import { abortableCommand } from "./remote-script.js";
+import { call, uploadPath } from "./sftp-upload.js";
+import { abortableCommand, asRootCommand } from "./remote-script.js";
 import { type AuthAttempt, planAuth } from "./ssh-auth.js";
 import { type Destination, describeDestination, resolveJump } from "./ssh-destination.js";
 import { verifyHostKey, preferredHostKeyAlgorithms } from "./host-key-check.js";
@@ -16,6 +15,8 @@ const { Client } = ssh2;
 
 /** Below OpenSSH's `MaxSessions` (10), with room for a jump host's forwarded channel. */
 export const MAX_CHANNELS = 8;
+/** Channels that may be held for the life of a service (log streams): the others stay free for commands. */
+export const MAX_STREAMS = 4;
 const RECONNECT_ATTEMPTS = 5;
 
 export interface ExecOptions {
@@ -67,6 +68,7 @@ export class SshConnection extends EventEmitter<Events> {
   #closed = false;
   #lastError: string | undefined;
   #jump: SshConnection | undefined;
+  #streams = 0;
 
   constructor(
     readonly destination: Destination,
@@ -96,12 +98,35 @@ export class SshConnection extends EventEmitter<Events> {
     }
   }
 
+  /**
+   * Reserves one of the `MAX_STREAMS` long-lived channels, or returns undefined when all are
+   * taken (the caller then polls with short commands instead). Call the result to give it back.
+   */
+  tryReserveStream(): (() => void) | undefined {
+    if (this.#streams >= MAX_STREAMS) return undefined;
+    this.#streams++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#streams--;
+    };
+  }
+
   /** Runs `command` and collects its output (for short commands). */
   async run(command: string, options: Omit<ExecOptions, "onStdout" | "onStderr"> = {}): Promise<RunResult> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const result = await this.exec(command, { ...options, onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) });
     return { ...result, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") };
+  }
+
+  /**
+   * Runs `command` as root: directly when logged in as root, else through `sudo -n` (which must
+   * not ask for a password). For what only root may do on a node: interfaces, routes, /opt.
+   */
+  runAsRoot(command: string, options: Omit<ExecOptions, "onStdout" | "onStderr"> = {}): Promise<RunResult> {
+    return this.run(asRootCommand(command, this.destination.user), options);
   }
 
   /** Writes a file on the node with `mode` (default 0600: env files hold secrets). */
@@ -115,9 +140,7 @@ export class SshConnection extends EventEmitter<Events> {
   /** Copies a local file or directory (recursively, with modes) to `remotePath` on the node. */
   upload(localPath: string, remotePath: string): Promise<void> {
     return this.#sftp(async (sftp) => {
-      const stat = await fs.promises.lstat(localPath);
-      if (stat.isDirectory()) await uploadDirectory(sftp, localPath, remotePath);
-      else await call((cb) => sftp.fastPut(localPath, remotePath, { mode: stat.mode & 0o7777 }, cb));
+      await uploadPath(sftp, localPath, remotePath);
     });
   }
 
@@ -294,6 +317,8 @@ export class SshConnection extends EventEmitter<Events> {
         channel.on("exit", (code: number | null, signal?: string) => {
           exit = { code: code ?? null, signal: signal ? (signal.startsWith("SIG") ? signal : `SIG${signal}`) : null };
         });
+        // A channel that breaks with its connection must not throw from an event nobody listens to.
+        channel.on("error", () => {});
         // Both streams must be read, or the channel never closes.
         channel.on("data", (chunk: Buffer) => options.onStdout?.(chunk));
         channel.stderr.on("data", (chunk: Buffer) => options.onStderr?.(chunk));
@@ -351,27 +376,5 @@ export class SshConnection extends EventEmitter<Events> {
     } finally {
       release();
     }
-  }
-}
-
-function call(start: (callback: (error?: Error | null) => void) => void): Promise<void> {
-  return new Promise((resolve, reject) => start((error) => (error ? reject(error) : resolve())));
-}
-
-async function uploadDirectory(sftp: SFTPWrapper, local: string, remote: string): Promise<void> {
-  const stat = await fs.promises.stat(local);
-  try {
-    await call((cb) => sftp.mkdir(remote, { mode: stat.mode & 0o7777 }, cb));
-  } catch (error) {
-    // A directory that is there already is fine; anything else is not.
-    const exists = await new Promise<boolean>((resolve) => sftp.stat(remote, (e, s) => resolve(!e && s.isDirectory())));
-    if (!exists) throw error;
-  }
-  for (const entry of await fs.promises.readdir(local, { withFileTypes: true })) {
-    const from = path.join(local, entry.name);
-    const to = path.posix.join(remote, entry.name);
-    if (entry.isDirectory()) await uploadDirectory(sftp, from, to);
-    else if (entry.isSymbolicLink()) await call((cb) => sftp.symlink(fs.readlinkSync(from), to, cb));
-    else if (entry.isFile()) await call((cb) => sftp.fastPut(from, to, { mode: fs.statSync(from).mode & 0o7777 }, cb));
   }
 }

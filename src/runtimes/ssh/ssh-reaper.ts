@@ -1,0 +1,52 @@
+import type { Resource } from "../../state/run-state.js";
+import type { RunRecord } from "../../state/runs.js";
+import { reapProcessCommand, removeDirCommand } from "./remote-script.js";
+import { resolveDestination } from "./ssh-destination.js";
+import type { SshOptions } from "./ssh-options.js";
+import { SshPool } from "./ssh-pool.js";
+
+/** How a remote resource records its node, so that a reaper in another process can log in again. */
+export interface RemoteResourceNode {
+  host: string;
+  user: string | undefined;
+  /** The ssh options without `privateKey`: a secret stays out of the state file. */
+  ssh: Omit<SshOptions, "privateKey">;
+}
+
+export function nodeForState(host: string, user: string | undefined, ssh: SshOptions): RemoteResourceNode {
+  const { privateKey: _, ...rest } = ssh;
+  return { host, user, ssh: rest };
+}
+
+/**
+ * Undoes what a crashed run left on its nodes: kills each remote service's process group (only if
+ * its dir still names that group, so that a reused number is left alone), then removes its dir
+ * (only if it is still that run's).
+ * One connection per node, closed at the end.
+ */
+export async function reapRemote(run: RunRecord, resources: readonly Resource[]): Promise<void> {
+  const pool = new SshPool();
+  const errors: string[] = [];
+  try {
+    for (const resource of resources) {
+      const node = resource.node as RemoteResourceNode | undefined;
+      if (!node) {
+        errors.push(`${resource.kind} ${resource.id}: no node recorded`);
+        continue;
+      }
+      const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
+      try {
+        const dir = String(resource.dir ?? resource.path);
+        const command = resource.kind === "remote-process" ? reapProcessCommand(dir, Number(resource.pgid)) : removeDirCommand(dir, run.runId);
+        const result = await connection.run(command);
+        if (result.code !== 0) errors.push(`${resource.kind} ${resource.id}: ${result.stderr.trim() || `exit ${result.code}`}`);
+      } catch (error) {
+        errors.push(`${resource.kind} ${resource.id}: ${(error as Error).message}`);
+      } finally {
+        await pool.release(connection);
+      }
+    }
+  } finally {
+    if (errors.length > 0) throw new Error(errors.join("; "));
+  }
+}
