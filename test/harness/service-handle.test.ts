@@ -162,7 +162,7 @@ describe("registry() and toDescriptor()", () => {
       addresses: { host: api.addr },
       envFile: api.envFile,
     });
-    expect(descriptor.services.worker).toMatchObject({ addr: null, host: null, port: null });
+    expect(descriptor.services.worker).toMatchObject({ addr: null, host: "127.0.0.1", port: null });
     expect(descriptor.env.worker).toStrictEqual({ ...harness.envFor("worker") });
     expect(descriptor.env.worker).toMatchObject({ API_SERVER_ADDR: api.addr, DB_ADDR: db.addr });
     expect(descriptor.env.db).toMatchObject({ WORKER_HOST: "127.0.0.1" });
