@@ -1,10 +1,13 @@
 import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
 import type { ServiceMap } from "../spec/builder.js";
 import type { HarnessEvent, StartOptions, TopologySpec } from "../spec/types.js";
+import { debugFor } from "../debug.js";
 import { reapOrphans } from "../state/reap.js";
 import { RunState } from "../state/run-state.js";
 import { Harness } from "./harness.js";
 import { Run } from "./run.js";
+
+const log = debugFor("harness");
 
 /**
  * Plans (nothing created yet), checks every service (still nothing created), then starts. If any
@@ -15,6 +18,7 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
   void reapOrphans().catch(() => {});
   const runtimes = await loadRuntimes(spec);
   const plan = await planTopology(spec, runtimes);
+  log(`run ${plan.runId}: ${Object.keys(plan.services).length} services, levels ${JSON.stringify(plan.levels)}, state dir ${plan.runDir}`);
   try {
     await Promise.all(Object.values(plan.services).map((s) => runtimes.get(s.target)!.preflight(s)));
   } catch (error) {
@@ -27,6 +31,7 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
   const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
   const state = RunState.create(plan.runDir, plan.runId);
   const emit = (event: HarnessEvent) => {
+    log(`${event.service}: ${event.state}${event.addr && event.state === "healthy" ? ` at ${event.addr}` : ""}${event.error ? ` (${event.error.message.split("\n")[0]})` : ""}`);
     state.noteService(event.service, event.state);
     options.onEvent?.(event);
   };

@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { debugFor } from "../debug.js";
 import { StartError } from "../errors.js";
 import type { ServiceLog } from "../logs/service-log.js";
 import type { ExitInfo } from "../runtimes/runtime.js";
 import type { Probe } from "./probes.js";
 
 const TAIL_LINES = 20;
+const debug = debugFor("health");
 
 export interface WaitOptions {
   service: string;
@@ -28,6 +30,7 @@ export async function waitHealthy(options: WaitOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const tail = () => log.tail(TAIL_LINES).map((l) => l.line);
   let delay = 2;
+  let attempts = 0;
   for (;;) {
     if (signal.aborted) throw new StartError(`Start of service "${service}" was abandoned`, { code: "E_START_ABORTED", service });
     if (exit) throw earlyExit(service, exit, tail());
@@ -37,7 +40,11 @@ export async function waitHealthy(options: WaitOptions): Promise<void> {
     // A probe that succeeded against a port left by something else must not hide an exit.
     await Promise.resolve();
     if (exit) throw earlyExit(service, exit, tail());
-    if (ready) return;
+    if (ready) {
+      debug(`${service}: healthy after ${attempts + 1} checks (${probe.description})`);
+      return;
+    }
+    attempts++;
     if (Date.now() >= deadline) {
       throw new StartError(
         `Service "${service}" did not become healthy within ${options.timeoutMs} ms: ${probe.description} never succeeded` +

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
+import { debugFor, envNames } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import type { PlannedService } from "../../plan/plan.js";
 import { type Resource, processStartTime } from "../../state/run-state.js";
@@ -9,6 +10,8 @@ import { terminateGroup, signalGroup } from "./process-group.js";
 import type { ProcessTarget } from "./process-options.js";
 import { resolveBinary } from "./resolve-binary.js";
 import { forgetGroup, watchGroup } from "./watchdog.js";
+
+const log = debugFor("process");
 
 /** Local processes, each the leader of its own process group. */
 export class ProcessRuntime implements Runtime {
@@ -39,6 +42,7 @@ export class ProcessRuntime implements Runtime {
     }
     const pid = child.pid!;
     watchGroup(pid);
+    log(`${service.name}: spawned ${file} (${service.args.length} args, env ${envNames(service.env)}) as pid ${pid} in ${cwd}`);
     context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid, startedAt: processStartTime(pid) });
     child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
     child.stderr!.on("data", (chunk: Buffer) => context.log.write("stderr", chunk));
@@ -51,6 +55,7 @@ export class ProcessRuntime implements Runtime {
       info: () => ({ pid }),
       exec: (argv, signal) => runCommand(argv, cwd, env, signal),
       stop: async (graceMs) => {
+        log(`${service.name}: stopping group ${pid} (SIGTERM, SIGKILL after ${graceMs} ms)`);
         const gone = await terminateGroup(pid, graceMs);
         if (!gone) throw new Error(`process group ${pid} survived SIGKILL`);
         await exited;
