@@ -1,10 +1,7 @@
-/** IPv4 arithmetic and the choice of a lab's subnets. Pure. */
+/** The choice of a lab's subnets. Pure. */
+import { type Cidr, formatIp as numberToIp, overlaps, parseCidr, parseIp as ipToNumber, parseIpRoutes as routeDestinations, size } from "../host/cidr.js";
 
-export interface Cidr {
-  /** The network address as an unsigned 32-bit number. */
-  readonly base: number;
-  readonly bits: number;
-}
+export { type Cidr, ipToNumber, numberToIp, overlaps, parseCidr, routeDestinations };
 
 /** A lab's three networks: its LAN, its "internet" of WAN nodes, and the link that routes to it. */
 export interface LabSubnets {
@@ -20,53 +17,6 @@ export interface LabSubnets {
  */
 const POOL: Cidr = { base: ipToNumber("10.240.0.0")!, bits: 12 };
 const BLOCK_BITS = 22;
-
-export function ipToNumber(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) return undefined;
-    value = value * 256 + Number(part);
-  }
-  return value;
-}
-
-export function numberToIp(value: number): string {
-  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join(".");
-}
-
-function size(bits: number): number {
-  return 2 ** (32 - bits);
-}
-
-/** "10.0.0.0/8" or a bare address (a /32); undefined for anything else ("default", IPv6). */
-export function parseCidr(text: string): Cidr | undefined {
-  const [ip, bitsText, ...rest] = text.split("/");
-  if (rest.length > 0 || ip === undefined) return undefined;
-  const address = ipToNumber(ip);
-  const bits = bitsText === undefined ? 32 : /^\d{1,2}$/.test(bitsText) ? Number(bitsText) : Number.NaN;
-  if (address === undefined || !(bits >= 0 && bits <= 32)) return undefined;
-  return { base: address - (address % size(bits)), bits };
-}
-
-export function overlaps(a: Cidr, b: Cidr): boolean {
-  return a.base < b.base + size(b.bits) && b.base < a.base + size(a.bits);
-}
-
-/** The destinations in the output of `ip -4 route show table all`, without the default route. */
-export function routeDestinations(text: string): Cidr[] {
-  const types = new Set(["unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat", "anycast"]);
-  const result: Cidr[] = [];
-  for (const line of text.split("\n")) {
-    const words = line.trim().split(/\s+/);
-    const destination = types.has(words[0] ?? "") ? words[1] : words[0];
-    if (!destination || destination === "default") continue;
-    const cidr = parseCidr(destination);
-    if (cidr && cidr.bits > 0) result.push(cidr);
-  }
-  return result;
-}
 
 /** The first /22 of the pool that overlaps nothing in `taken`, split into the lab's networks. */
 export function chooseLabSubnets(taken: readonly Cidr[]): LabSubnets | undefined {
