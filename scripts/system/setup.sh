@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-packages=(docker.io busybox-static openssh-server wireguard-go wireguard-tools iproute2 iptables iputils-ping sudo procps)
+# docker.io + busybox-static: the docker runtime and its FROM-scratch test images; openssh-*: the
+# lab's sshd per node, ssh-keygen and scp; wireguard-*: the mesh; docker-compose: a bench peer.
+packages=(docker.io busybox-static openssh-server openssh-client wireguard-go wireguard-tools iproute2 iptables iputils-ping sudo procps docker-compose)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +20,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The lab starts its own sshd per node; the system's sshd need not run.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled ssh >/dev/null 2>&1; then
+    systemctl disable --now ssh >/dev/null 2>&1 || true
+  fi
 fi
 
 # npm dependencies, when the lock file is newer than what is installed.
