@@ -1,43 +1,92 @@
 /**
  * `npm run bench [figure…]`: runs every figure in bench/figures (or the named ones), prints a
- * table, and writes bench/results.json and bench/RESULTS.md. Ratios, not absolute times, are
- * what to read: these machines are shared and noisy.
+ * table, and writes bench/results.json, bench/RESULTS.md and bench/start-vs-services.svg. Results
+ * are merged by figure: rerunning one figure replaces its rows and keeps the others'. Ratios, not
+ * absolute times, are what to read: these machines are shared and noisy.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startChart } from "./chart.js";
 import type { ComparisonRow } from "./compare.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
-const all = fs.readdirSync(path.join(here, "figures")).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort();
-const figures = wanted.length > 0 ? wanted : all;
-
-const rows: ComparisonRow[] = [];
-const failures: { figure: string; error: string }[] = [];
-for (const name of figures) {
-  console.error(`bench: ${name}…`);
-  try {
-    const figure = (await import(`./figures/${name}.ts`)) as { run: () => Promise<ComparisonRow[]> };
-    const result = await figure.run();
-    rows.push(...result);
-    for (const row of result) console.error(`  ${row.side.padEnd(16)} median ${row.medianMs} ms  ratio ${row.ratio}${row.target ? `  ${row.target} ${row.met ? "MET" : "NOT MET"}` : ""}`);
-  } catch (error) {
-    failures.push({ figure: name, error: (error as Error).stack ?? String(error) });
-    console.error(`  failed: ${(error as Error).message}`);
-  }
+interface FigureResult {
+  date: string;
+  machine: string;
+  rows: ComparisonRow[];
+  error?: string;
 }
 
-const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.release()}`;
-fs.writeFileSync(path.join(here, "results.json"), JSON.stringify({ date: new Date().toISOString(), machine, rows, failures }, null, 2));
+const here = path.dirname(fileURLToPath(import.meta.url));
+const resultsFile = path.join(here, "results.json");
+const wanted = process.argv.slice(2);
+const all = fs.readdirSync(path.join(here, "figures")).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort();
+const unknown = wanted.filter((w) => !all.includes(w));
+if (unknown.length > 0) {
+  console.error(`bench: no figure ${unknown.map((u) => `"${u}"`).join(", ")}; figures: ${all.join(", ")}`);
+  process.exit(2);
+}
+const figures = wanted.length > 0 ? wanted : all;
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, Linux ${os.release()}`;
+
+// Earlier results of the figures not run now are kept (a results.json of the old format is dropped).
+const previous = (() => {
+  try {
+    const data = JSON.parse(fs.readFileSync(resultsFile, "utf8")) as { figures?: Record<string, FigureResult> };
+    return data.figures ?? {};
+  } catch {
+    return {};
+  }
+})();
+const results: Record<string, FigureResult> = Object.fromEntries(Object.entries(previous).filter(([name]) => all.includes(name)));
+
+for (const name of figures) {
+  console.error(`bench: ${name}…`);
+  const started = Date.now();
+  try {
+    const figure = (await import(`./figures/${name}.ts`)) as { run: () => Promise<ComparisonRow[]> };
+    const rows = await figure.run();
+    results[name] = { date: new Date().toISOString(), machine, rows };
+    for (const row of rows) {
+      console.error(`  ${row.figure} | ${row.side.padEnd(16)} median ${row.medianMs} ${row.unit ?? "ms"}  ratio ${row.ratio}${row.target ? `  ${row.target} ${row.met ? "MET" : "NOT MET"}` : ""}`);
+    }
+  } catch (error) {
+    results[name] = { date: new Date().toISOString(), machine, rows: [], error: (error as Error).stack ?? String(error) };
+    console.error(`  failed: ${(error as Error).stack ?? error}`);
+  }
+  console.error(`  (${name}: ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+const ordered = all.filter((name) => results[name]).map((name) => [name, results[name]!] as const);
+fs.writeFileSync(resultsFile, JSON.stringify({ figures: Object.fromEntries(ordered) }, null, 2));
+
+const cell = (r: ComparisonRow, v: number) => `${v}${r.unit ? ` ${r.unit}` : ""}`;
 const table = [
-  "| figure | side | runs | median ms | min | max | ratio to baseline | target (meshbed) |",
+  "| figure | side | runs | median | min | max | ratio to baseline | target (meshbed) |",
   "|---|---|---|---|---|---|---|---|",
-  ...rows.map((r) => `| ${r.figure} | ${r.side}${r.note ? ` (${r.note})` : ""} | ${r.runs} | ${r.medianMs} | ${r.minMs} | ${r.maxMs} | ${r.ratio} (÷ ${r.baseline}) | ${r.target ? `${r.target}: ${r.met ? "met" : "NOT met"}` : ""} |`),
+  ...ordered.flatMap(([, f]) =>
+    f.rows.map(
+      (r) =>
+        `| ${r.figure} | ${r.side}${r.note ? ` (${r.note})` : ""} | ${r.runs} | ${cell(r, r.medianMs)} | ${cell(r, r.minMs)} | ${cell(r, r.maxMs)} | ${r.ratio} (÷ ${r.baseline}) | ${r.target ? `${r.target}: ${r.met ? "met" : "NOT met"}` : ""} |`,
+    ),
+  ),
 ];
-const md = [`# Benchmark results`, "", `${new Date().toISOString()} — ${machine}`, "", ...table, ""];
-if (failures.length) md.push("## Figures that failed", "", ...failures.map((f) => `- ${f.figure}: ${f.error.split("\n")[0]}`), "");
+const dates = ordered.map(([, f]) => f.date).sort();
+const machines = [...new Set(ordered.map(([, f]) => f.machine))];
+const md = [
+  "# Benchmark results",
+  "",
+  `Runs from ${dates[0] ?? "-"} to ${dates.at(-1) ?? "-"} on ${machines.join("; ")}. Times in ms unless a unit is given; how to read them: [README.md](README.md).`,
+  "",
+  "![start to all healthy vs number of services](start-vs-services.svg)",
+  "",
+  ...table,
+  "",
+];
+const failed = ordered.filter(([, f]) => f.error);
+if (failed.length) md.push("## Figures that failed", "", ...failed.map(([name, f]) => `- ${name}: ${f.error!.split("\n")[0]}`), "");
 fs.writeFileSync(path.join(here, "RESULTS.md"), md.join("\n"));
+fs.writeFileSync(path.join(here, "start-vs-services.svg"), startChart(ordered.flatMap(([, f]) => f.rows), `${machines[0] ?? machine}`));
 console.log(table.join("\n"));
-if (failures.length) process.exitCode = 1;
+if (failed.some(([name]) => figures.includes(name))) process.exitCode = 1;

@@ -34,6 +34,13 @@ export type ErrorCode =
   | "E_PACKAGE_INVALID"
   | "E_SYSTEM_REQUIREMENTS"
   | "E_LAB"
+  // the WireGuard mesh
+  | "E_MESH_SUBNET"
+  | "E_MESH_PRIVILEGE"
+  | "E_MESH"
+  // faults (kill, pause, partition) asked of a service that is not running, or a firewall change that failed
+  | "E_NOT_RUNNING"
+  | "E_FIREWALL"
   // found while stopping
   | "E_STOP_FAILED";
 

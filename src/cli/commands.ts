@@ -1,7 +1,9 @@
 import { cleanupCommand } from "./cleanup-command.js";
 import { downCommand } from "./down-command.js";
 import { envCommand } from "./env-command.js";
+import { labCommand } from "./lab-command.js";
 import { logsCommand } from "./logs-command.js";
+import { packCommand } from "./pack-command.js";
 import { planCommand } from "./plan-command.js";
 import { statusCommand } from "./status-command.js";
 import { upCommand } from "./up-command.js";
@@ -21,6 +23,8 @@ export const COMMANDS: Record<string, Command> = {
   env: envCommand,
   plan: planCommand,
   cleanup: cleanupCommand,
+  pack: packCommand,
+  lab: labCommand,
 };
 
 export function printHelp(command?: string): void {

@@ -13,8 +13,8 @@ export function detachedLogFile(runId: string): string {
  * `up --detach`: runs `meshbed up` again in the background as the run's owner, and returns once
  * every service is healthy (its descriptor is written) or the background `up` has failed.
  */
-export async function upDetached(file: string): Promise<{ runId: string; ok: boolean; log: string }> {
-  const runId = newRunId();
+export async function upDetached(file: string, givenRunId?: string): Promise<{ runId: string; ok: boolean; log: string }> {
+  const runId = givenRunId ?? newRunId();
   const log = detachedLogFile(runId);
   const out = fs.openSync(log, "a", 0o600);
   const cli = process.argv[1]!;

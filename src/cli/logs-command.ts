@@ -10,13 +10,17 @@ import { selectRun } from "./select-run.js";
 export const logsCommand: Command = {
   summary: "Print the logs of a run's services, prefixed by service; -f follows new lines until the run ends or Ctrl-C.",
   usage:
-    "meshbed logs [-f] [-n <lines>] [--run <id>] [service…]\n\n" +
-    "  -f, --follow   keep printing new lines\n  -n, --tail     start with the last <lines> of each log (default: all)\n      --run      the run (default: the only live one)",
+    "meshbed logs [-f] [-n <lines>] [--run <id>] [--json] [service…]\n\n" +
+    "  service…       only these services (default: every one)\n" +
+    "  -f, --follow   keep printing new lines until the run ends (or Ctrl-C)\n" +
+    "  -n, --tail     start with the last <lines> of each log (default: all)\n" +
+    "      --run      the run (default: the only live one)\n" +
+    "      --json     one JSON object per line: {service, line}",
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { follow: { type: "boolean", short: "f" }, tail: { type: "string", short: "n" }, run: { type: "string" } },
+      options: { follow: { type: "boolean", short: "f" }, tail: { type: "string", short: "n" }, run: { type: "string" }, json: { type: "boolean" } },
     });
     const run = selectRun(values.run);
     const all = Object.keys(run.state.services ?? {});
@@ -25,13 +29,17 @@ export const logsCommand: Command = {
       if (!all.includes(s)) throw new ConfigError(`Run ${run.runId} has no service "${s}" (${all.join(", ")})`, { code: "E_CONFIG", service: s });
     }
     const prefix = prefixer(services, process.stdout.isTTY === true);
+    const print = values.json
+      ? (service: string, line: string) => process.stdout.write(`${JSON.stringify({ service, line })}\n`)
+      : (service: string, line: string) => process.stdout.write(`${prefix(service)}${line}\n`);
     const tail = values.tail === undefined ? Infinity : Number(values.tail);
+    if (!(tail >= 0)) throw new ConfigError(`Expected --tail to be a number of lines, got ${JSON.stringify(values.tail)}`, { code: "E_CONFIG" });
     const offsets = new Map<string, number>();
     for (const service of services) {
       const file = path.join(run.dir, service, "service.log");
       const text = readFrom(file, 0);
       const lines = text.split("\n").slice(0, -1);
-      for (const line of lines.slice(Math.max(0, lines.length - tail))) process.stdout.write(`${prefix(service)}${line}\n`);
+      for (const line of lines.slice(Math.max(0, lines.length - tail))) print(service, line);
       offsets.set(service, Buffer.byteLength(text));
     }
     if (!values.follow) return 0;
@@ -47,7 +55,7 @@ export const logsCommand: Command = {
         offsets.set(service, offsets.get(service)! + Buffer.byteLength(text));
         const lines = ((partial.get(service) ?? "") + text).split("\n");
         partial.set(service, lines.pop()!);
-        for (const line of lines) process.stdout.write(`${prefix(service)}${line}\n`);
+        for (const line of lines) print(service, line);
       }
       await sleep(100);
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { HarnessError } from "../errors.js";
-import { exitCodeOf } from "./exit-codes.js";
+import { exitCodeOf, isUsageError } from "./exit-codes.js";
 import { COMMANDS, printHelp } from "./commands.js";
 
 const [name, ...rest] = process.argv.slice(2);
@@ -30,7 +30,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => (process.exitCode = code),
   (error: unknown) => {
-    console.error(error instanceof HarnessError ? `meshbed: ${error.message}` : error);
+    if (error instanceof HarnessError) console.error(`meshbed: ${error.message}`);
+    else if (isUsageError(error)) console.error(`meshbed ${name}: ${error.message}. See meshbed ${name} --help`);
+    else console.error(error);
     process.exitCode = exitCodeOf(error);
   },
 );

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { Harness } from "../harness/harness.js";
 import type { LogLine } from "../logs/service-log.js";
@@ -6,17 +7,23 @@ import type { HarnessEvent } from "../spec/types.js";
 import type { Command } from "./commands.js";
 import { upDetached } from "./detach.js";
 import { prefixer } from "./log-prefix.js";
+import { StartProgress } from "./progress.js";
 
 export const upCommand: Command = {
   summary:
-    "Start the topology, print each service's state and address, then stream every service's log\n" +
-    "prefixed by its name. Ctrl-C (SIGINT) or SIGTERM stops every service and exits.",
+    "Start the topology, then stream every service's log prefixed by its name; Ctrl-C stops it all.\n" +
+    "While it starts, one line per service shows its state (waiting, starting, healthy, failed): rewritten in\n" +
+    "place on a terminal, a plain line per change otherwise. Ctrl-C (SIGINT) or SIGTERM stops every service and exits.\n" +
+    "Exit codes: 0 stopped cleanly, 1 a service failed to start or stop, 2 bad input (the file, an option).",
   usage:
-    "meshbed up [-f services.yaml] [--detach]\n\n" +
+    "meshbed up [-f services.yaml] [--detach] [--run-id <id>] [--json]\n\n" +
     "  -f, --file     the topology file (default: services.yaml)\n" +
     "  -d, --detach   start in the background and return once every service is healthy;\n" +
     "                 then use `meshbed status`, `meshbed logs`, `meshbed down`\n" +
-    "      --run-id   the run's id (default: 6 random characters)",
+    "      --run-id   the run's id (default: 6 random characters)\n" +
+    "      --json     print JSON lines instead of text: {type:\"state\",service,state,addr?,error?} per change,\n" +
+    "                 {type:\"up\",runId,registry} once healthy, then {type:\"log\",service,stream,line,time};\n" +
+    "                 with --detach, one JSON object {runId,registry}",
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -24,14 +31,25 @@ export const upCommand: Command = {
         file: { type: "string", short: "f", default: "services.yaml" },
         detach: { type: "boolean", short: "d" },
         "run-id": { type: "string" },
+        json: { type: "boolean" },
       },
     });
+    const json = values.json === true;
     if (values.detach) {
       // Bad input is reported here, before anything goes to the background.
       Harness.fromFile(values.file!);
-      const { runId, ok, log } = await upDetached(values.file!);
-      process.stdout.write(fs.readFileSync(log, "utf8"));
-      if (!ok) return 1;
+      const { runId, ok, log } = await upDetached(values.file!, values["run-id"]);
+      const output = fs.readFileSync(log, "utf8");
+      if (!ok) {
+        process.stderr.write(output);
+        return 1;
+      }
+      if (json) {
+        const descriptor = JSON.parse(fs.readFileSync(path.join(path.dirname(log), `harness-${runId}`, "descriptor.json"), "utf8"));
+        console.log(JSON.stringify({ runId, registry: descriptor.registry }, null, 2));
+        return 0;
+      }
+      process.stdout.write(output);
       console.log(`Run ${runId} is up in the background. \`meshbed down ${runId}\` stops it.`);
       return 0;
     }
@@ -41,27 +59,35 @@ export const upCommand: Command = {
     // Persistent listeners: they tell the harness's own hooks that this command owns the exit.
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const harness = await builder.start({ onEvent: printEvent, signal: stopRequested.signal });
-    const names = Object.keys(harness.services);
-    console.log(`\nAll ${names.length} services are healthy (run ${harness.runId}). Ctrl-C stops them.\n`);
-    const prefix = prefixer(names, process.stdout.isTTY === true);
-    const print = (line: LogLine) => process.stdout.write(`${prefix(line.service)}${line.line}\n`);
-    const follows = names.map(async (name) => {
-      for await (const line of harness.service(name).logs({ follow: true, signal: stopRequested.signal })) print(line);
-    });
-    await new Promise((resolve) => stopRequested.signal.addEventListener("abort", resolve, { once: true }));
-    console.log("\nStopping…");
-    await harness.stop();
-    await Promise.allSettled(follows);
-    console.log("Stopped.");
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    return 0;
+    try {
+      const progress = new StartProgress(process.stdout);
+      const onEvent = json ? printJsonEvent : (event: HarnessEvent) => progress.update(event);
+      const harness = await builder.start({ onEvent, signal: stopRequested.signal });
+      progress.finish();
+      const names = Object.keys(harness.services);
+      if (json) console.log(JSON.stringify({ type: "up", runId: harness.runId, registry: harness.registry() }));
+      else console.log(`\nAll ${names.length} services are healthy (run ${harness.runId}). Ctrl-C stops them.\n`);
+      const prefix = prefixer(names, process.stdout.isTTY === true);
+      const print = json
+        ? (line: LogLine) => process.stdout.write(`${JSON.stringify({ type: "log", ...line, time: line.time.toISOString() })}\n`)
+        : (line: LogLine) => process.stdout.write(`${prefix(line.service)}${line.line}\n`);
+      const follows = names.map(async (name) => {
+        for await (const line of harness.service(name).logs({ follow: true, signal: stopRequested.signal })) print(line);
+      });
+      await new Promise((resolve) => stopRequested.signal.addEventListener("abort", resolve, { once: true }));
+      if (!json) console.log("\nStopping…");
+      await harness.stop();
+      await Promise.allSettled(follows);
+      if (!json) console.log("Stopped.");
+      return 0;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
   },
 };
 
-function printEvent(event: HarnessEvent): void {
-  const where = event.addr ? ` ${event.addr}` : "";
-  const why = event.error ? `: ${event.error.message.split("\n")[0]}` : "";
-  console.log(`  ${event.service.padEnd(20)} ${event.state}${event.state === "healthy" ? where : ""}${why}`);
+function printJsonEvent(event: HarnessEvent): void {
+  const error = event.error ? { message: event.error.message, code: (event.error as { code?: string }).code } : undefined;
+  console.log(JSON.stringify({ type: "state", service: event.service, state: event.state, addr: event.addr, error }));
 }

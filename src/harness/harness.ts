@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.js";
+import { type MeshControl, meshOf } from "../mesh/mesh-registry.js";
 import { HarnessBuilder, type ServiceMap } from "../spec/builder.js";
 import type { HarnessOptions } from "../spec/types.js";
 import { loadTopologyFile } from "../spec/yaml.js";
@@ -82,6 +83,33 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
       env[handle.name] = { ...handle.env };
     }
     return { runId: this.runId, services, env, registry: this.registry() };
+  }
+
+  /**
+   * Faults: connections between any service of `groupA` and any of `groupB` fail, both ways, until
+   * `heal()`. iptables DROP rules go where the side that connects runs: in the run's own chains on
+   * the harness host for processes and containers, inside the node (as root, over its SSH
+   * connection) for services on nodes, where every address of the other group's node services is
+   * dropped. Traffic of a process of the harness host can only be told apart by its destination:
+   * partitioning a process also cuts the harness host's other processes (a test's own client)
+   * from the other group's addresses as that process reaches them.
+   */
+  partition(groupA: readonly (keyof S & string)[], groupB: readonly (keyof S & string)[]): Promise<void> {
+    return this.#run.partitions.partition(groupA, groupB);
+  }
+
+  /** Removes every partition. */
+  heal(): Promise<void> {
+    return this.#run.partitions.heal();
+  }
+
+  /**
+   * The run's WireGuard mesh (only when the topology has a `wireguard` service): its hub
+   * interface, each node's peer status, and `revoke(service)`, which cuts that service's node
+   * off the mesh at once.
+   */
+  get mesh(): MeshControl {
+    return meshOf(this.runId);
   }
 
   /** Stops every service (dependents first) and removes what the run created. Runs once. */

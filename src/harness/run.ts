@@ -4,6 +4,7 @@ import type { Runtime } from "../runtimes/runtime.js";
 import type { HarnessEvent, TargetKind } from "../spec/types.js";
 import type { RunState } from "../state/run-state.js";
 import { type Stoppable, track, untrack } from "./exit-hooks.js";
+import { Partitions } from "./partition.js";
 import { ServiceController } from "./service-controller.js";
 
 /**
@@ -12,6 +13,7 @@ import { ServiceController } from "./service-controller.js";
  */
 export class Run implements Stoppable {
   readonly controllers: ReadonlyMap<string, ServiceController>;
+  readonly partitions: Partitions;
   #stopping: Promise<void> | undefined;
 
   constructor(
@@ -25,6 +27,7 @@ export class Run implements Stoppable {
       controllers.set(service.name, new ServiceController(service, plan, runtimes.get(service.target)!, state, emit));
     }
     this.controllers = controllers;
+    this.partitions = new Partitions(plan, state, controllers);
     track(this);
   }
 
@@ -32,7 +35,10 @@ export class Run implements Stoppable {
   async startAll(signal: AbortSignal): Promise<void> {
     const failed = new AbortController();
     const abandon = AbortSignal.any([signal, failed.signal]);
-    for (const runtime of this.runtimes.values()) await runtime.prepare?.(this.plan);
+    // Docker resources are reaped by the run's label: recorded before `prepare` makes the first (the
+    // network), so that a crash before any container is recorded still leaves the reaper a trace.
+    if (this.runtimes.has("docker")) this.state.record({ kind: "docker-run", id: this.plan.runId });
+    for (const runtime of this.runtimes.values()) await runtime.prepare?.(this.plan, this.state);
     const ready = new Map<string, Promise<void>>();
     const errors: unknown[] = [];
     for (const name of this.plan.levels.flat()) {
@@ -59,11 +65,14 @@ export class Run implements Stoppable {
   }
 
   killNow(): void {
+    this.partitions.removeHostNow();
     for (const runtime of this.runtimes.values()) runtime.killNow?.(this.state.resources);
   }
 
   async #stopAll(): Promise<void> {
     const errors: HarnessError[] = [];
+    // While the services (and their nodes' SSH connections) are still there.
+    await this.partitions.dispose().catch((error: unknown) => errors.push(error as HarnessError));
     for (const level of [...this.plan.levels].reverse()) {
       await Promise.all(
         level.map(async (name) => {

@@ -5,10 +5,14 @@ import { waitHealthy } from "../health/wait-healthy.js";
 import { ServiceLog } from "../logs/service-log.js";
 import { renderEnvFile } from "../plan/env-file.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
+import { HarnessError } from "../errors.js";
 import type { ExitInfo, RunningService, Runtime } from "../runtimes/runtime.js";
 import type { RunState } from "../state/run-state.js";
 
-export type ServiceState = "pending" | "starting" | "healthy" | "exited" | "stopping" | "stopped" | "failed";
+export type ServiceState = "pending" | "starting" | "healthy" | "paused" | "exited" | "stopping" | "stopped" | "failed";
+
+/** How many lines of its log an `exited` event and `status()` carry. */
+const EXIT_LOG_LINES = 20;
 
 /** Drives one service through start, health, stop and restart on its runtime. */
 export class ServiceController {
@@ -18,6 +22,9 @@ export class ServiceController {
   #launching: Promise<RunningService> | undefined;
   #abort = new AbortController();
   #exit: ExitInfo | undefined;
+  /** The signal `kill()` sent: an exit it caused is not a failure to restart from. */
+  #killedBy: string | undefined;
+  #restarts = 0;
 
   constructor(
     readonly service: PlannedService,
@@ -44,6 +51,11 @@ export class ServiceController {
     return this.#exit;
   }
 
+  /** How many times the restart policy has started it again. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
   /** Starts the service and resolves once it is healthy; `signal` abandons the start. */
   async start(signal: AbortSignal): Promise<void> {
     this.#abort = new AbortController();
@@ -56,15 +68,7 @@ export class ServiceController {
       this.#launching = this.runtime.start(this.service, { plan: this.plan, log: this.log, state: this.runState, signal: own });
       const running = await this.#launching;
       this.#running = running;
-      void running.exited.then((info) => {
-        if (this.#running !== running) return;
-        this.#exit = info;
-        if (this.#state !== "stopping" && this.#state !== "stopped") {
-          this.#state = "exited";
-          // It ended on its own: a follow would otherwise wait for lines that cannot come.
-          this.log.endFollowers();
-        }
-      });
+      void running.exited.then((info) => this.#onExit(running, info));
       await waitHealthy({
         service: this.service.name,
         probe: probeFor(this.service, running, this.log, from),
@@ -74,12 +78,92 @@ export class ServiceController {
         signal: own,
       });
       this.#state = "healthy";
+      this.#killedBy = undefined;
       this.emit({ service: this.service.name, state: "healthy", addr: this.service.addr });
     } catch (error) {
       if (this.#state === "starting") this.#state = "failed";
       this.emit({ service: this.service.name, state: "failed", error: error as Error });
       throw error;
     }
+  }
+
+  /** A service that ended on its own (or by `kill()`): reported, and restarted if its policy says so. */
+  #onExit(running: RunningService, info: ExitInfo): void {
+    if (this.#running !== running) return;
+    this.#exit = this.#killedBy !== undefined && info.code === null && info.signal === null ? { code: null, signal: this.#killedBy } : info;
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    const wasUp = this.#state === "healthy" || this.#state === "paused";
+    this.#state = "exited";
+    // It ended on its own: a follow would otherwise wait for lines that cannot come.
+    this.log.endFollowers();
+    // During a start the start itself fails (E_EARLY_EXIT) and says so.
+    if (!wasUp) return;
+    this.emit({
+      service: this.service.name,
+      state: "exited",
+      exitCode: this.#exit.code,
+      exitSignal: this.#exit.signal,
+      logTail: this.log.tail(EXIT_LOG_LINES).map((l) => l.line),
+    });
+    const failed = this.#killedBy === undefined && (this.#exit.code !== 0 || this.#exit.signal !== null);
+    if (failed) void this.#restartAfterFailure();
+  }
+
+  /** `restart: { policy: "on-failure" }`: same port, same env, after a backoff that doubles. */
+  async #restartAfterFailure(): Promise<void> {
+    const policy = this.service.spec.restart;
+    if (!policy || policy.policy !== "on-failure") return;
+    const abort = this.#abort;
+    while (this.#restarts < policy.maxRetries) {
+      const delay = policy.backoffMs * 2 ** this.#restarts;
+      await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      // Stopped, or started by hand, meanwhile.
+      if (abort.signal.aborted || this.#state !== "exited") return;
+      this.#restarts++;
+      this.log.push("stderr", `[meshbed] restarting "${this.service.name}" after it exited (${describeExit(this.#exit)}), attempt ${this.#restarts} of ${policy.maxRetries}`);
+      try {
+        await this.start(new AbortController().signal);
+        return;
+      } catch {
+        if ((this.#state as ServiceState) !== "failed") return;
+        this.#state = "exited";
+      }
+    }
+  }
+
+  /** Faults: sends `signal` (default SIGKILL) to the whole service; resolves once it has exited. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<ExitInfo> {
+    const running = this.#requireRunning("kill");
+    if (!running.kill) throw unsupported(this.service, "kill");
+    this.#killedBy = signal;
+    await running.kill(signal);
+    if (this.#state === "paused" && signal !== "SIGKILL") await running.resume?.();
+    await running.exited;
+    // `exited` settles before #onExit runs its then(): let it record the exit first.
+    await Promise.resolve();
+    return this.#exit ?? { code: null, signal };
+  }
+
+  /** Faults: freezes the service (SIGSTOP to its group, `docker pause`) until `resume()`. */
+  async pause(): Promise<void> {
+    const running = this.#requireRunning("pause");
+    if (!running.pause) throw unsupported(this.service, "pause");
+    await running.pause();
+    if (this.#state === "healthy") this.#state = "paused";
+  }
+
+  async resume(): Promise<void> {
+    const running = this.#requireRunning("resume");
+    if (!running.resume) throw unsupported(this.service, "resume");
+    await running.resume();
+    if (this.#state === "paused") this.#state = "healthy";
+  }
+
+  #requireRunning(what: string): RunningService {
+    if (!this.#running || (this.#state !== "healthy" && this.#state !== "paused")) {
+      throw new HarnessError(`Cannot ${what} service "${this.service.name}": it is ${this.#state}, not running`, { code: "E_NOT_RUNNING", service: this.service.name });
+    }
+    return this.#running;
   }
 
   /** Stops whatever of the service runs; a start in progress is abandoned first. */
@@ -104,4 +188,13 @@ export class ServiceController {
     await this.stop();
     await this.start(signal);
   }
+}
+
+function unsupported(service: PlannedService, what: string): HarnessError {
+  return new HarnessError(`The ${service.target} runtime of service "${service.name}" cannot ${what} it`, { code: "E_NOT_RUNNING", service: service.name });
+}
+
+function describeExit(exit: ExitInfo | undefined): string {
+  if (!exit) return "unknown status";
+  return exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
 }

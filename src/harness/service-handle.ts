@@ -1,3 +1,4 @@
+import os from "node:os";
 import type { LogLine, LogsOptions } from "../logs/service-log.js";
 import { addrFor } from "../plan/plan.js";
 import type { ServiceAddresses } from "../plan/plan.js";
@@ -10,6 +11,10 @@ export interface ServiceStatus extends RuntimeInfo {
   /** Set once the service has exited on its own. */
   exitCode?: number | null;
   exitSignal?: string | null;
+  /** Once it has exited on its own: the last lines of its log. */
+  logTail?: string[];
+  /** How many times its restart policy started it again. */
+  restarts?: number;
 }
 
 /** A started service: its addresses, env, logs and lifecycle. */
@@ -63,6 +68,8 @@ export class ServiceHandle<Name extends string = string> {
       status.exitCode = c.exit.code;
       status.exitSignal = c.exit.signal;
     }
+    if (c.state === "exited") status.logTail = c.log.tail(20).map((l) => l.line);
+    if (c.restarts > 0) status.restarts = c.restarts;
     return status;
   }
 
@@ -80,6 +87,28 @@ export class ServiceHandle<Name extends string = string> {
     } finally {
       this.#controller.log.endFollowers();
     }
+  }
+
+  /**
+   * Faults: sends `signal` (default SIGKILL) to the whole service — its process group, its
+   * container, its group on the node — and resolves once it has exited. It is then reported as
+   * `exited` (an `onEvent` and `status()`); a restart policy does not restart a killed service.
+   */
+  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<{ code: number | null; signal: string | null }> {
+    if (typeof signal !== "string" || !(signal in os.constants.signals)) {
+      return Promise.reject(new TypeError(`kill: expected a signal name such as "SIGKILL" or "SIGTERM", got ${JSON.stringify(signal)}`));
+    }
+    return this.#controller.kill(signal);
+  }
+
+  /** Faults: freezes the whole service (SIGSTOP to its group, `docker pause`) until `resume()`. */
+  pause(): Promise<void> {
+    return this.#controller.pause();
+  }
+
+  /** Undoes `pause()` (SIGCONT, `docker unpause`). */
+  resume(): Promise<void> {
+    return this.#controller.resume();
   }
 
   /** Stops and starts it again with the same port, addresses and env; resolves once healthy. */

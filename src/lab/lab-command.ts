@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
+import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
+
+const log = debugFor("lab");
 
 export interface CommandResult {
   code: number;
@@ -9,6 +12,8 @@ export interface CommandResult {
 
 /** Runs a system command (no shell); resolves its output whatever its exit code. */
 export function runCommand(file: string, args: readonly string[], input?: string): Promise<CommandResult> {
+  // The command line only: `input` may be a key.
+  log(`run ${[file, ...args].join(" ")}`);
   return new Promise((resolve, reject) => {
     const child = execFile(file, args, { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (error && typeof error.code !== "number") {

@@ -11,6 +11,13 @@ export interface LabNodeOptions {
   network: LabNetwork;
   /** The account the node's sshd lets in (created with `/bin/sh` when missing). Default: "root". */
   user?: string;
+  /**
+   * WAN nodes only: a NAT router (a namespace with iptables MASQUERADE) between the node and the
+   * WAN. "node": the node is behind it (private address; only SSH is forwarded in, and `host` is
+   * the router's address). "host": the harness host is behind it as the node sees it (everything
+   * reaches the node from the router's address; the node cannot open connections out). Default: none.
+   */
+  nat?: "node" | "host";
 }
 
 export interface LabOptions {
@@ -27,6 +34,8 @@ export interface LabOptions {
 export interface LabNode {
   readonly name: string;
   readonly network: LabNetwork;
+  /** Its NAT router, if it has one (see `LabNodeOptions.nat`). */
+  readonly nat?: "node" | "host";
   /** The node's network namespace. */
   readonly namespace: string;
   /** The node's address (its sshd listens on port 22 there). */
@@ -71,6 +80,9 @@ export function validateLabOptions(options: LabOptions): void {
     seen.add(node.name);
     if (node.network !== "lan" && node.network !== "wan") {
       throw new HarnessError(`Expected \`nodes[${i}].network\` to be "lan" or "wan", got ${JSON.stringify(node.network)}`, { code: "E_CONFIG" });
+    }
+    if (node.nat !== undefined && (node.network !== "wan" || (node.nat !== "node" && node.nat !== "host"))) {
+      throw new HarnessError(`Expected \`nodes[${i}].nat\` to be "node" or "host" on a wan node, got ${JSON.stringify(node.nat)} on a ${node.network} node`, { code: "E_CONFIG" });
     }
     if (node.user !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(node.user)) {
       throw new HarnessError(`Expected \`nodes[${i}].user\` to be a user name, got ${JSON.stringify(node.user)}`, { code: "E_CONFIG" });

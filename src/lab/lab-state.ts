@@ -17,6 +17,8 @@ export interface LabNodeRecord {
   ip: string;
   /** The harness host's address as this node reaches it. */
   hostIp: string;
+  /** Behind a NAT router (`node`), or with the harness host behind one as the node sees it (`host`). */
+  nat?: "node" | "host";
   user: string;
   home: string;
   dir: string;

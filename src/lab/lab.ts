@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
 import { type CommandResult, mustRun, runCommand } from "./lab-command.js";
 import { inNamespace, ipIn, killNamespace, killQuietly, namespaceExists, namespacePids } from "./lab-namespaces.js";
@@ -17,8 +18,11 @@ import {
   withLabLock,
 } from "./lab-state.js";
 import { addressIn, chooseLabSubnets, prefixOf, routeDestinations } from "./lab-subnets.js";
+import { wireNatNode } from "./lab-nat.js";
 
 export type { LabNode, LabNodeOptions, LabOptions } from "./lab-options.js";
+
+const log = debugFor("lab");
 
 /**
  * Real remote nodes on one Linux machine: each node a network namespace with its own sshd,
@@ -156,6 +160,7 @@ export class Lab {
     return Object.freeze({
       name: n.name,
       network: n.network,
+      ...(n.nat && { nat: n.nat }),
       namespace: n.namespace,
       host: n.ip,
       port: 22,
@@ -189,6 +194,7 @@ export class Lab {
     const transitHost = addressIn(s.subnets.transit, 1);
     const transitRouter = addressIn(s.subnets.transit, 2);
     const wanRouter = addressIn(s.subnets.wan, 1);
+    log(`create lab ${s.id}: ${nodes.map((n) => `${n.name}:${n.network}`).join(" ")}; LAN ${s.subnets.lan}, WAN ${s.subnets.wan}`);
     const { publicKey: clientPublic } = await generateKey(path.join(s.dir, "client_key"), `meshbed-lab-${s.id}`);
     fs.writeFileSync(path.join(s.dir, "known_hosts"), "", { mode: 0o600 });
 
@@ -219,6 +225,7 @@ export class Lab {
     }
 
     const counters = { lan: 10, wan: 10 };
+    let natIndex = 0;
     for (const [index, options] of nodes.entries()) {
       const account = await this.#account(options.user ?? "root");
       const namespace = `mb-${s.id}-${options.name}`;
@@ -242,19 +249,44 @@ export class Lab {
         },
         () => mustRun("ip", ["netns", "add", namespace]),
       );
-      const port = `n${index}`;
-      await ipIn(infra, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace);
-      await ipIn(infra, "link", "set", port, "master", options.network === "lan" ? "br-lan" : "br-wan", "up");
-      await ipIn(namespace, "addr", "add", `${ip}/24`, "dev", "eth0");
-      await ipIn(namespace, "link", "set", "eth0", "up");
-      await ipIn(namespace, "link", "set", "lo", "up");
-      // LAN nodes know only their LAN; WAN nodes reach the host (and nothing else) through the router.
-      if (options.network === "wan") await ipIn(namespace, "route", "add", "default", "via", wanRouter);
+      // Where sshd listens: the node's own address (behind a NAT router, not the one the host dials).
+      let listenIp = ip;
+      if (options.nat) {
+        const nat = await wireNatNode({
+          id: s.id,
+          name: options.name,
+          namespace,
+          natIndex: natIndex++,
+          mode: options.nat,
+          infra,
+          wanSubnet: s.subnets.wan,
+          wanRouter,
+          transitRouter,
+          wanLink: `mb-${s.id}-wan`,
+          recordNamespace: (router) => {
+            s.namespaces.push(router);
+            this.#save();
+          },
+        });
+        record.ip = nat.reachableIp;
+        record.nat = options.nat;
+        listenIp = nat.nodeIp;
+        this.#save();
+      } else {
+        const port = `n${index}`;
+        await ipIn(infra, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace);
+        await ipIn(infra, "link", "set", port, "master", options.network === "lan" ? "br-lan" : "br-wan", "up");
+        await ipIn(namespace, "addr", "add", `${ip}/24`, "dev", "eth0");
+        await ipIn(namespace, "link", "set", "eth0", "up");
+        await ipIn(namespace, "link", "set", "lo", "up");
+        // LAN nodes know only their LAN; WAN nodes reach the host (and nothing else) through the router.
+        if (options.network === "wan") await ipIn(namespace, "route", "add", "default", "via", wanRouter);
+      }
 
       const { publicKey: hostPublic } = await generateKey(path.join(dir, "host_key"), `${namespace}`);
       fs.writeFileSync(path.join(dir, "authorized_keys"), `${clientPublic}\n`, { mode: 0o644 });
-      fs.appendFileSync(path.join(s.dir, "known_hosts"), `${ip} ${hostPublic.split(" ").slice(0, 2).join(" ")}\n`);
-      await startSshd({ namespace, dir, ip, account }, (pid) => {
+      fs.appendFileSync(path.join(s.dir, "known_hosts"), `${record.ip} ${hostPublic.split(" ").slice(0, 2).join(" ")}\n`);
+      await startSshd({ namespace, dir, ip: listenIp, account }, (pid) => {
         record.sshdPid = pid;
         this.#save();
       });
@@ -279,6 +311,7 @@ export class Lab {
 
   async #teardown(): Promise<void> {
     const s = this.#state;
+    log(`destroy lab ${s.id}`);
     const errors: string[] = [];
     const attempt = async (what: string, action: () => Promise<unknown>) => {
       try {

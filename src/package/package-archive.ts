@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import tar from "tar-stream";
+import { debugFor } from "../debug.js";
 import { HEALTH_SCRIPT, type PackageManifest, checkScripts, packageError, parseManifest } from "./manifest.js";
 
 /** A package read and checked: what the SSH runtime uploads. */
@@ -27,6 +28,7 @@ export interface PackResult {
 /** Every entry's time: the same directory always packs to the same bytes. */
 const FIXED_MTIME = new Date("2000-01-01T00:00:00Z");
 const gzip = promisify(zlib.gzip);
+const log = debugFor("package");
 const gunzip = promisify(zlib.gunzip);
 
 /**
@@ -37,11 +39,13 @@ export async function pack(dir: string, out?: string): Promise<PackResult> {
   const { manifest, archive } = await packDirectory(dir);
   const file = path.resolve(out ?? `${manifest.name}-${manifest.version}.tar.gz`);
   await fs.promises.writeFile(file, archive);
+  log(`packed ${manifest.name} ${manifest.version} from ${dir} into ${file} (${archive.length} bytes)`);
   return { file, manifest, bytes: archive.length };
 }
 
 /** Reads a package (.tar.gz, or a directory packed on the fly) and checks it. */
 export async function readPackage(source: string): Promise<ServicePackage> {
+  log(`read ${source}`);
   let stat: fs.Stats;
   try {
     stat = await fs.promises.stat(source);

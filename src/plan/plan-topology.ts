@@ -6,7 +6,8 @@ import { freePort, isPortFree } from "../host/ports.js";
 import { loadRuntime } from "../runtimes/load-runtime.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { TargetKind, TopologySpec } from "../spec/types.js";
-import { type HostFacts, type Plan, makePlan } from "./plan.js";
+import type { HostAddresses } from "./addresses.js";
+import { type HostFacts, type Plan, type ServiceIps, makePlan } from "./plan.js";
 
 /** Targets whose `port` is a port of the harness host itself. */
 const HOST_PORT_TARGETS = new Set<TargetKind>(["process"]);
@@ -29,7 +30,10 @@ export async function planTopology(spec: TopologySpec, runtimes?: ReadonlyMap<Ta
 export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<TargetKind, Runtime>): Promise<HostFacts> {
   const runId = spec.options.runId ?? newRunId();
   const local = spec.services.filter((s) => HOST_PORT_TARGETS.has(s.target) && s.port !== undefined);
-  const checks = await Promise.all(local.filter((s) => s.port !== 0).map(async (s) => [s, await isPortFree(s.port!)] as const));
+  // Each port probed once: two probes of one port at once would find it taken by each other (the plan
+  // then says which two services want it).
+  const fixed = [...new Map(local.filter((s) => s.port !== 0).map((s) => [s.port, s])).values()];
+  const checks = await Promise.all(fixed.map(async (s) => [s, await isPortFree(s.port!)] as const));
   for (const [service, free] of checks) {
     if (free) continue;
     throw new StartError(
@@ -53,14 +57,17 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
     taken.add(port);
     ports[service.name] = port;
   }
-  const merged = { ports, hostPorts: {} as Record<string, number>, ips: {}, addresses: {} };
+  const merged = { ports, hostPorts: {} as Record<string, number>, ips: {} as Record<string, ServiceIps>, addresses: {} as HostAddresses };
   for (const [kind, runtime] of runtimes) {
     if (!runtime.gatherFacts) continue;
     const part = await runtime.gatherFacts(spec.services.filter((s) => s.target === kind), { runId, spec, takenPorts: taken });
     Object.assign(merged.ports, part.ports);
     Object.assign(merged.hostPorts, part.hostPorts);
-    Object.assign(merged.ips, part.ips);
-    Object.assign(merged.addresses, part.addresses);
+    // Two runtimes may know addresses of one service (a LAN node's address, and its mesh address).
+    for (const [name, ips] of Object.entries(part.ips ?? {})) merged.ips[name] = { ...merged.ips[name], ...ips };
+    const { lanIpToward, ...addresses } = part.addresses ?? {};
+    Object.assign(merged.addresses, addresses);
+    if (lanIpToward) merged.addresses.lanIpToward = { ...merged.addresses.lanIpToward, ...lanIpToward };
     for (const port of [...Object.values(part.ports ?? {}), ...Object.values(part.hostPorts ?? {})]) taken.add(port);
   }
   return { ...facts, ...merged };

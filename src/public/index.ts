@@ -9,6 +9,8 @@ export { parseTopology } from "../spec/yaml.js";
 export { renderEnvFile } from "../plan/env-file.js";
 export type { DockerBuild, DockerContainerOptions, DockerFile, DockerOptions } from "../runtimes/docker/docker-options.js";
 export type { RemoteBinaryOptions, RemoteLanOptions, RemotePackageOptions, SshOptions } from "../runtimes/ssh/ssh-options.js";
+export type { WireguardOptions } from "../mesh/wireguard-options.js";
+export type { MeshControl, PeerStatus } from "../mesh/mesh-registry.js";
 export { pack, type PackResult, type PackageManifest } from "../package/pack.js";
 export type {
   CommonServiceOptions,

@@ -10,6 +10,8 @@ export async function loadRuntime(kind: TargetKind): Promise<Runtime> {
       return new (await import("./docker/docker-runtime.js")).DockerRuntime();
     case "remote_lan":
       return new (await import("./ssh/ssh-runtime.js")).SshRuntime("remote_lan");
+    case "wireguard":
+      return new (await import("../mesh/mesh-runtime.js")).MeshRuntime();
     default:
       throw new Error(`meshbed: the "${kind}" target is not available in this version`);
   }

@@ -36,6 +36,16 @@ export interface RunningService {
   exec(argv: readonly string[], signal: AbortSignal): Promise<number>;
   /** The runtime's own readiness check (an image's HEALTHCHECK, a package's health.sh), if it has one. */
   nativeHealth?(signal: AbortSignal): Promise<boolean>;
+  /** Faults: sends `signal` to the whole service (its process group, its container); `exited` settles if it dies. */
+  kill?(signal: NodeJS.Signals): Promise<void>;
+  /** Faults: freezes the whole service (SIGSTOP to its group, `docker pause`) until `resume`. */
+  pause?(): Promise<void>;
+  resume?(): Promise<void>;
+  /**
+   * Runs a shell command as root on the machine the service runs on, when that is not the harness
+   * host (a node over SSH): for network faults (iptables) there.
+   */
+  runAsRoot?(command: string): Promise<{ code: number | null; stdout: string; stderr: string }>;
   info(): RuntimeInfo;
 }
 
@@ -54,7 +64,7 @@ export interface Runtime {
   /** Checks that read but create nothing (binaries, images, hosts), for every service before any starts. */
   preflight(service: PlannedService): Promise<void>;
   /** Run-wide set-up (a docker network, SSH connections), before the first service of this target starts. */
-  prepare?(plan: Plan): Promise<void>;
+  prepare?(plan: Plan, state?: RunState): Promise<void>;
   start(service: PlannedService, context: RuntimeContext): Promise<RunningService>;
   /** Undoes `prepare`; called once, after every service of this target has stopped. */
   dispose?(): Promise<void>;

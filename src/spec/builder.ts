@@ -7,6 +7,7 @@ import { checkNewName, validateService, validateServiceName } from "./service-op
 import { TARGET_SCHEMAS } from "./targets.js";
 import type { DockerOptions } from "../runtimes/docker/docker-options.js";
 import type { RemoteLanOptions } from "../runtimes/ssh/ssh-options.js";
+import type { WireguardOptions } from "../mesh/wireguard-options.js";
 import type { HarnessOptions, ProcessOptions, ServiceSpec, StartOptions, TargetKind, TopologySpec } from "./types.js";
 import { At } from "./validate.js";
 
@@ -71,6 +72,18 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
     options: RemoteLanOptions<Names<S> | NoInfer<N>> | RemoteLanOptions,
   ): HarnessBuilder<S & { [K in N]: "remote_lan" }> {
     return this.add(name, "remote_lan", options);
+  }
+
+  /**
+   * A service on a remote node reached over SSH and joined to the harness by the WireGuard mesh
+   * (made on demand, with the harness host as its hub): a `binary` already there, or a `package`.
+   * Its peers reach it at its mesh address; it reaches them through the hub.
+   */
+  wireguard<N extends string>(
+    name: NewName<N, S>,
+    options: WireguardOptions<Names<S> | NoInfer<N>> | WireguardOptions,
+  ): HarnessBuilder<S & { [K in N]: "wireguard" }> {
+    return this.add(name, "wireguard", options);
   }
 
   /** @internal Adds a service of any registered target. */

@@ -17,7 +17,7 @@ export function validateHarnessOptions(raw: unknown, locate?: (field: string) =>
   if (stateDir !== undefined) result.stateDir = stateDir;
   if (options.network !== undefined) {
     const nat = at.child("network");
-    const net = object(options.network, nat, ["wireguardSubnet", "lanInterface", "hubEndpoint", "dnsPort"]);
+    const net = object(options.network, nat, ["wireguardSubnet", "lanInterface", "hubEndpoint", "dnsPort", "wireguardInterface"]);
     const subnet = optionalString(net.wireguardSubnet, nat.child("wireguardSubnet"));
     if (subnet !== undefined && !isCidr(subnet)) expected(nat.child("wireguardSubnet"), 'an IPv4 subnet such as "10.42.0.0/16"', subnet);
     const lanInterface = optionalString(net.lanInterface, nat.child("lanInterface"));
@@ -25,12 +25,17 @@ export function validateHarnessOptions(raw: unknown, locate?: (field: string) =>
     if (hubEndpoint !== undefined && !/^[^\s:]+:\d{1,5}$/.test(hubEndpoint)) {
       expected(nat.child("hubEndpoint"), 'a "host:port" endpoint', hubEndpoint);
     }
+    const wireguardInterface = optionalString(net.wireguardInterface, nat.child("wireguardInterface"));
+    if (wireguardInterface !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(wireguardInterface)) {
+      expected(nat.child("wireguardInterface"), "an interface name of 1 to 15 letters, digits, `-`, `_` or `.`", wireguardInterface);
+    }
     const dnsPort = net.dnsPort === undefined ? undefined : integer(net.dnsPort, nat.child("dnsPort"), 1, 65535);
     result.network = Object.freeze({
       ...(subnet !== undefined && { wireguardSubnet: subnet }),
       ...(lanInterface !== undefined && { lanInterface }),
       ...(hubEndpoint !== undefined && { hubEndpoint }),
       ...(dnsPort !== undefined && { dnsPort }),
+      ...(wireguardInterface !== undefined && { wireguardInterface }),
     });
   }
   return Object.freeze(result);

@@ -1,3 +1,4 @@
+import { closest } from "./did-you-mean.js";
 import type { HealthCheck } from "./types.js";
 import { type At, expected, fail, isPlainObject, integer, string, stringArray } from "./validate.js";
 
@@ -7,6 +8,10 @@ export function validateHealth(value: unknown, at: At): HealthCheck | undefined 
   if (value === undefined) return undefined;
   if (!isPlainObject(value)) expected(at, `an object with one of ${KINDS.map((k) => `\`${k}\``).join(", ")}`, value);
   const kinds = KINDS.filter((k) => k in value);
+  // `{ htp: "/" }` is a typo of a kind, not a check of no kind.
+  const unknown = kinds.length === 0 ? Object.keys(value).find((k) => k !== "status") : undefined;
+  const guess = unknown === undefined ? undefined : closest(unknown, KINDS);
+  if (unknown !== undefined && guess) fail(at.child(unknown), `Unknown option ${at.child(unknown).describe()}: did you mean \`${guess}\`?`);
   if (kinds.length !== 1) {
     fail(at, `Expected ${at.describe()} to have exactly one of ${KINDS.join(", ")}, got ${kinds.length === 0 ? "none" : kinds.join(" and ")}`);
   }

@@ -1,9 +1,9 @@
 import { ConfigError } from "../errors.js";
 import { validateHealth } from "./health.js";
-import type { ServiceSpec, TargetKind } from "./types.js";
-import { At, duration, envRecord, expected, object, port, stringArray } from "./validate.js";
+import type { RestartPolicy, ServiceSpec, TargetKind } from "./types.js";
+import { At, duration, envRecord, expected, integer, object, port, stringArray } from "./validate.js";
 
-export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs"] as const;
+export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs", "restart"] as const;
 
 // A leading letter: the name becomes a shell variable (`API_ADDR`), and `export 1API_ADDR=…` aborts `sh`.
 const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
@@ -34,6 +34,7 @@ export function validateService(
     if (dep === name) expected(at.child("dependsOn").child(i), "another service (a service cannot depend on itself)", dep);
   }
   const { args, options: targetOptions } = validateTarget(options, at);
+  const restart = validateRestart(options.restart, at.child("restart"));
   return Object.freeze({
     name,
     target,
@@ -43,9 +44,21 @@ export function validateService(
     health: deepFreeze(validateHealth(options.health, at.child("health"))),
     startTimeoutMs: duration(options.startTimeoutMs, at.child("startTimeoutMs"), 60_000),
     stopTimeoutMs: duration(options.stopTimeoutMs, at.child("stopTimeoutMs"), 10_000),
+    ...(restart && { restart }),
     args: Object.freeze(args),
     options: Object.freeze(targetOptions),
   });
+}
+
+/** `restart: { policy, maxRetries, backoffMs }`; `policy: "no"` is the same as none. */
+function validateRestart(value: unknown, at: At): Readonly<Required<RestartPolicy>> | undefined {
+  if (value === undefined) return undefined;
+  const options = object(value, at, ["policy", "maxRetries", "backoffMs"]);
+  if (options.policy !== "no" && options.policy !== "on-failure") expected(at.child("policy"), '"no" or "on-failure"', options.policy);
+  const maxRetries = options.maxRetries === undefined ? 3 : integer(options.maxRetries, at.child("maxRetries"), 0, 1000);
+  const backoffMs = options.backoffMs === undefined ? 200 : integer(options.backoffMs, at.child("backoffMs"), 0, 600_000);
+  if (options.policy === "no") return undefined;
+  return Object.freeze({ policy: options.policy, maxRetries, backoffMs });
 }
 
 /** Freezes the health check and its `status` list; a RegExp stays usable (its `lastIndex` is state). */

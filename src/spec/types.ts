@@ -29,6 +29,21 @@ export interface CommonServiceOptions<Names extends string = string> {
   startTimeoutMs?: number;
   /** Grace period between SIGTERM (or `docker stop`) and SIGKILL. Default: 10 000 ms. */
   stopTimeoutMs?: number;
+  /** What to do when the service exits on its own after it was healthy. Default: nothing (it is reported as exited). */
+  restart?: RestartPolicy;
+}
+
+/**
+ * `on-failure`: a service that exits with a non-zero code (or dies by a signal it was not sent
+ * through `kill()`) after it was healthy is started again with the same port and env, after
+ * `backoffMs` (doubled on each further attempt), at most `maxRetries` times.
+ */
+export interface RestartPolicy {
+  policy: "no" | "on-failure";
+  /** Default: 3. */
+  maxRetries?: number;
+  /** Wait before the first restart, doubled for each next one. Default: 200 ms. */
+  backoffMs?: number;
 }
 
 /** A local process. */
@@ -53,6 +68,8 @@ export interface ServiceSpec {
   readonly health: HealthCheck | undefined;
   readonly startTimeoutMs: number;
   readonly stopTimeoutMs: number;
+  /** Set when the service is restarted after it fails (validated, defaults filled in). */
+  readonly restart?: Readonly<Required<RestartPolicy>>;
   /** Arguments of the service's command, before interpolation. */
   readonly args: readonly string[];
   /** Target-specific options, validated by the target's own `*-options.ts`. */
@@ -66,6 +83,11 @@ export interface NetworkOptions {
   lanInterface?: string;
   /** Endpoint ("host:port") WireGuard nodes use to reach the hub. Default: the local address of the SSH connection. */
   hubEndpoint?: string;
+  /**
+   * Name of the hub's WireGuard interface on the harness host (and of each node's). At most 15
+   * characters. Default: "wg-<runId>" (cut to 15), so that concurrent runs and lab namespaces never share one.
+   */
+  wireguardInterface?: string;
   /** DNS port (reserved; meshbed injects addresses, it runs no DNS). Default: 53. */
   dnsPort?: number;
 }
@@ -87,10 +109,16 @@ export interface TopologySpec {
 /** What a service does while the harness starts or stops it; given to `onEvent`. */
 export interface HarnessEvent {
   service: string;
-  state: "waiting" | "starting" | "healthy" | "failed" | "stopping" | "stopped";
+  state: "waiting" | "starting" | "healthy" | "failed" | "exited" | "stopping" | "stopped";
   /** The service's address from the harness host, once known. */
   addr?: string | undefined;
   error?: Error | undefined;
+  /** With `exited`: its exit code (null when a signal ended it). */
+  exitCode?: number | null | undefined;
+  /** With `exited`: the signal that ended it, if one did. */
+  exitSignal?: string | null | undefined;
+  /** With `exited`: the last lines of its log. */
+  logTail?: readonly string[] | undefined;
 }
 
 export interface StartOptions {

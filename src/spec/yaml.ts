@@ -12,7 +12,7 @@ import { At, isPlainObject } from "./validate.js";
 
 const TARGET_KINDS: readonly TargetKind[] = ["process", "docker", "remote_lan", "wireguard"];
 /** Keys a service takes beside `target`; `config` is the ADR's name for extra env values. */
-const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms"];
+const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms", "restart"];
 /** Keys that may sit in the target block as well as beside it (the ADR writes both). */
 const SHARED_IN_TARGET = ["port", "env", "health"];
 
@@ -48,7 +48,7 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   checkKeys(raw ?? {}, root, ["services", "network"], source);
   const top = (raw ?? {}) as Record<string, unknown>;
   // Checked here, in the file's own snake_case, so that a suggestion is a key the file can use.
-  if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port"], source);
+  if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port", "wireguard_interface"], source);
   const options = validateHarnessOptions(
     top.network === undefined ? {} : { network: camelKeys(top.network) },
     (field) => snake(field),
@@ -127,7 +127,7 @@ function serviceOptions(name: string, value: unknown, base: string, source: stri
         continue;
       }
       origin.set(camel, `${where}.${key}`);
-      options[camel] = camel === "health" ? camelHealth(v) : v;
+      options[camel] = camel === "health" ? camelHealth(v) : camel === "restart" ? camelKeys(v) : v;
     }
   };
   put((target[kind] ?? {}) as Record<string, unknown>, targetBase);

@@ -19,6 +19,8 @@ const families: Record<string, () => Promise<FamilyReaper>> = {
     return (run) => reapDockerRun(run.runId);
   },
   remote: async () => (await import("../runtimes/ssh/ssh-reaper.js")).reapRemote,
+  mesh: async () => (await import("../mesh/mesh-reaper.js")).reapMesh,
+  firewall: async () => (await import("../harness/partition-reaper.js")).reapFirewall,
 };
 
 /** Lets a runtime or the lab say how its family of resources is reaped. */

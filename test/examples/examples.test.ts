@@ -1,16 +1,18 @@
 /**
  * The package as a user gets it: `npm pack`, installed into a copy of each example project,
- * whose own test suite then runs against real processes.
+ * whose own test suite then runs against real processes and a real container.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerAvailable, testDocker } from "../support/images.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let work: string;
 let tarball: string;
+const installed = new Map<string, string>();
 
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "meshbed-examples-"));
@@ -21,27 +23,111 @@ beforeAll(() => {
 
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-function runExample(name: string): string {
+/** A copy of examples/<name> with the packed package installed; made once. */
+function install(name: string): string {
+  const done = installed.get(name);
+  if (done) return done;
   const dir = path.join(work, name);
   fs.cpSync(path.join(root, "examples", name), dir, { recursive: true, filter: (src) => !src.includes("node_modules") });
   const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
   pkg.devDependencies.meshbed = `file:${tarball}`;
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "pipe" });
-  const result = spawnSync("npm", ["test", "--silent"], { cwd: dir, encoding: "utf8", env: { ...process.env, CI: "true", NO_COLOR: "1", FORCE_COLOR: "0" } });
+  installed.set(name, dir);
+  return dir;
+}
+
+const quiet = { ...process.env, CI: "true", NO_COLOR: "1", FORCE_COLOR: "0" };
+
+function runExample(name: string): string {
+  const dir = install(name);
+  const result = spawnSync("npm", ["test", "--silent"], { cwd: dir, encoding: "utf8", env: quiet });
   const output = `${result.stdout}\n${result.stderr}`.replace(/\u001b\[[0-9;]*m/g, "");
   if (result.status !== 0) throw new Error(`examples/${name} failed (exit ${result.status}):\n${output}`);
   return output;
 }
 
-describe("the packed package in a fresh project", () => {
-  it("runs examples/vitest's suite green", () => {
+/** Dead or a zombie (dead, not yet reaped). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return /^[ZX]$/.test(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!);
+  } catch {
+    return true;
+  }
+}
+
+async function containersOf(runId: string): Promise<string[]> {
+  const list = await testDocker().listContainers({ all: true, filters: { label: [`meshbed.run=${runId}`] } });
+  return list.map((c) => c.Id);
+}
+
+describe("the packed package in a fresh project", async () => {
+  // The examples have a container: without an engine they cannot run (a failure under MESHBED_REQUIRE_ALL=1).
+  const docker = await dockerAvailable();
+
+  it.runIf(docker)("runs examples/vitest's suite green: a globalSetup topology and a per-file fixture", () => {
     const out = runExample("vitest");
-    expect(out).toMatch(/Tests\s+2 passed \(2\)/);
+    expect(out).toMatch(/Tests\s+6 passed \(6\)/);
   }, 300_000);
 
-  it("runs examples/jest's suite green", () => {
+  it.runIf(docker)("runs examples/jest's suite green", () => {
     const out = runExample("jest");
-    expect(out).toMatch(/Tests:\s+2 passed, 2 total/);
+    expect(out).toMatch(/Tests:\s+4 passed, 4 total/);
+  }, 300_000);
+
+  it.runIf(docker)("leaves no process, container or state of the topology when vitest is SIGTERMed mid-test", async () => {
+    const dir = install("vitest");
+    const marker = path.join(dir, "run-id.txt");
+    fs.rmSync(marker, { force: true });
+    // A test that tells which run it got, then sleeps well past the moment of the signal.
+    fs.writeFileSync(
+      path.join(dir, "test/sleep.test.ts"),
+      `import fs from "node:fs";
+import { useHarness } from "meshbed/vitest";
+import { test } from "vitest";
+test("sleeps", async () => {
+  fs.writeFileSync(${JSON.stringify(marker)}, useHarness().runId);
+  await new Promise((resolve) => setTimeout(resolve, 120_000));
+}, 180_000);
+`,
+    );
+    // vitest itself, not through npm: the signal goes to the process that ran globalSetup.
+    const vitest = spawn(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "test/sleep.test.ts"], { cwd: dir, env: quiet, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    vitest.stdout!.on("data", (c: Buffer) => (out += c));
+    vitest.stderr!.on("data", (c: Buffer) => (out += c));
+    const exited = new Promise<void>((resolve) => vitest.once("exit", () => resolve()));
+    try {
+      await expect.poll(() => fs.existsSync(marker) || vitest.exitCode !== null, { timeout: 120_000, interval: 100 }).toBe(true);
+      if (!fs.existsSync(marker)) throw new Error(`vitest ended before its test started:\n${out}`);
+      const runId = fs.readFileSync(marker, "utf8");
+      const state = JSON.parse(fs.readFileSync(`/tmp/harness-${runId}/state.json`, "utf8")) as { pid: number; resources: { kind: string; id: string }[] };
+      expect(state.pid).toBe(vitest.pid);
+      const pids = state.resources.filter((r) => r.kind === "process").map((r) => Number(r.id));
+      expect(pids).toHaveLength(2);
+      expect(pids.some(gone)).toBe(false);
+      expect(await containersOf(runId)).toHaveLength(1);
+
+      vitest.kill("SIGTERM");
+      await exited;
+      await expect.poll(() => pids.filter((pid) => !gone(pid)), { timeout: 15_000, interval: 100 }).toEqual([]);
+      await expect.poll(() => containersOf(runId), { timeout: 15_000, interval: 200 }).toEqual([]);
+      // The state dir is removed by a clean stop; one left behind must be reapable (its owner is gone).
+      if (fs.existsSync(`/tmp/harness-${runId}`)) {
+        const cleanup = spawnSync(process.execPath, [path.join(root, "dist/cli.js"), "cleanup", "--json"], { encoding: "utf8" });
+        const reports = JSON.parse(cleanup.stdout) as { runId: string; failed: unknown[] }[];
+        expect(reports.find((r) => r.runId === runId)?.failed ?? []).toEqual([]);
+        expect(fs.existsSync(`/tmp/harness-${runId}`)).toBe(false);
+      }
+    } finally {
+      if (vitest.exitCode === null && vitest.signalCode === null) vitest.kill("SIGKILL");
+      fs.rmSync(path.join(dir, "test/sleep.test.ts"), { force: true });
+    }
   }, 300_000);
 });

@@ -267,7 +267,7 @@ describe("unknown keys, with did-you-mean", () => {
       `services:\n  api:\n    target: { procss: { binary: x } }\n`,
       'Expected `target` of service "api" to have exactly one of process, docker, remote_lan, wireguard, got `procss`: did you mean `process`? (at services.api.target.procss)',
     ],
-    [api("    image: postgres\n"), 'Unknown key `image` in service "api"; known keys: target, port, env, config, depends_on, health, start_timeout_ms, stop_timeout_ms (at services.api.image)'],
+    [api("    image: postgres\n"), 'Unknown key `image` in service "api"; known keys: target, port, env, config, depends_on, health, start_timeout_ms, stop_timeout_ms, restart (at services.api.image)'],
   ])("%#: %s", (text, message) => {
     const error = errorOf(text);
     expect(error.code).toBe("E_YAML");

@@ -31,6 +31,11 @@ export interface ContainerLaunch {
    * engine is local (no extra API call before start); else the file is copied in with `files`.
    */
   readonly hostEnvFile: string | undefined;
+  /**
+   * The container, when the runtime created it ahead (in `prepare`, while the network was made and
+   * earlier dependency levels started); else `startContainer` creates it.
+   */
+  readonly created?: Promise<Docker.Container>;
 }
 
 /** How long the log stream may lag behind the container's exit before it is cut. */
@@ -50,15 +55,15 @@ export function entrypointOf(service: PlannedService): string[] | undefined {
 }
 
 /**
- * Creates the container on the run network at its planned address, puts its files in, starts it and
- * follows its log. A container that was created is removed again if anything after fails.
+ * Creates (unless it was created ahead) the container on the run network at its planned address, puts
+ * its files in, starts it and follows its log. A container that was created is removed again if
+ * anything after fails.
  */
 export async function startContainer(launch: ContainerLaunch, service: PlannedService, context: RuntimeContext): Promise<RunningService> {
-  const { docker } = launch;
   const target = service.spec.options as unknown as DockerTarget;
   const name = containerName(launch.runId, service.name);
   const ports = launch.published;
-  const options: Docker.ContainerCreateOptions = {
+  const container = await (launch.created ?? createContainer(launch, service));
     name,
     Image: launch.image,
     Env: Object.entries(service.env).map(([key, value]) => `${key}=${value}`),
@@ -73,9 +78,6 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
       Mounts: launch.hostEnvFile ? [{ Type: "bind", Source: launch.hostEnvFile, Target: service.envFile, ReadOnly: true }] : [],
       PortBindings: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, [{ HostIp: launch.bindHost, HostPort: String(p.host) }]])),
     },
-    NetworkingConfig: { EndpointsConfig: { [launch.network]: { IPAMConfig: { IPv4Address: launch.ip } } } },
-  };
-  const container = await create(docker, options, launch, service.name);
   const id = container.id;
   context.state.record({ kind: "docker-container", service: service.name, id, name });
   const remove = async () => {
@@ -112,6 +114,7 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
   });
   const exec = (argv: readonly string[], signal: AbortSignal) => execIn(container, argv, signal, context);
   const healthcheck = service.spec.health === undefined ? imageHealthcheck(launch.imageConfig) : undefined;
+  let paused = false;
   return {
     exited,
     info: () => ({ containerId: id.slice(0, 12), publishedPorts: Object.fromEntries(ports.map((p) => [p.container, p.host])) }),
@@ -125,7 +128,22 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
         return (await exec(healthcheck, signal)) === 0;
       },
     }),
+    kill: async (signal) => {
+      await container.kill({ signal }).catch((error: unknown) => {
+        if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
+      });
+    },
+    pause: async () => {
+      await container.pause();
+      paused = true;
+    },
+    resume: async () => {
+      await container.unpause();
+      paused = false;
+    },
     stop: async (graceMs) => {
+      // A paused container cannot be stopped.
+      if (paused) await container.unpause().catch(() => {});
       try {
         await container.stop({ t: Math.max(1, Math.ceil(graceMs / 1000)) });
       } catch (error) {
@@ -140,6 +158,33 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
       await exited;
     },
   };
+}
+
+/**
+ * Creates the service's container (not started), with everything the plan decided: its env, its
+ * address on the run network, its published ports, its labels. Needs only the plan and the image.
+ */
+export function createContainer(launch: ContainerLaunch, service: PlannedService): Promise<Docker.Container> {
+  const target = service.spec.options as unknown as DockerTarget;
+  const ports = launch.published;
+  const options: Docker.ContainerCreateOptions = {
+    name: containerName(launch.runId, service.name),
+    Image: launch.image,
+    Env: Object.entries(service.env).map(([key, value]) => `${key}=${value}`),
+    Cmd: target.hasCommand ? [...service.args] : undefined,
+    Entrypoint: entrypointOf(service),
+    Labels: { [RUN_LABEL]: launch.runId, [SERVICE_LABEL]: service.name },
+    ExposedPorts: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, {}])),
+    HostConfig: {
+      NetworkMode: launch.network,
+      Init: target.init,
+      // `Mounts` (unlike `Binds`) refuses a missing source instead of creating a directory there.
+      Mounts: launch.hostEnvFile ? [{ Type: "bind", Source: launch.hostEnvFile, Target: service.envFile, ReadOnly: true }] : [],
+      PortBindings: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, [{ HostIp: launch.bindHost, HostPort: String(p.host) }]])),
+    },
+    NetworkingConfig: { EndpointsConfig: { [launch.network]: { IPAMConfig: { IPv4Address: launch.ip } } } },
+  };
+  return create(launch.docker, options, launch, service.name);
 }
 
 /**

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { freePort } from "../../host/ports.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
@@ -15,6 +16,7 @@ import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./publish
 import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, planNetwork, removeNetwork } from "./run-network.js";
 
 const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
+const log = debugFor("docker");
 
 interface ResolvedImage {
   ref: string;
@@ -115,6 +117,7 @@ export class DockerRuntime implements Runtime {
       throw new Error(`meshbed: docker service "${service.name}" started before the runtime was prepared`);
     }
     const remote = Object.values(context.plan.services).some((s) => s.placement.location === "lan" || s.placement.location === "wireguard");
+    log(`start ${service.name}: image ${image.ref}, network ${this.#network.name} at ${this.#network.ips[service.name]}, env ${Object.keys(service.env).join(",")}`);
     return startContainer(
       {
         docker: this.#docker(),
@@ -135,6 +138,7 @@ export class DockerRuntime implements Runtime {
 
   /** Removes whatever of the run is left: containers (by label), the network, built images. */
   killNow(resources: readonly Resource[]): void {
+    log(`exit: removing ${resources.filter((r) => r.kind.startsWith("docker-")).length} docker resource(s) at once`);
     removeDockerNow(resources);
   }
 

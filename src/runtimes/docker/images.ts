@@ -1,11 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import type Docker from "dockerode";
+import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { engineMessage, statusOf } from "./engine.js";
 import { tarDirectory } from "./tar.js";
 
 const TAIL_LINES = 20;
+const log = debugFor("docker");
 
 /** The image's inspect data, or undefined when the engine does not have it. */
 export async function findImage(docker: Docker, ref: string): Promise<Docker.ImageInspectInfo | undefined> {
@@ -24,6 +26,7 @@ export function builtTag(runId: string, service: string): string {
 
 /** Pulls `ref`; a pull that fails says that the image is neither here nor reachable. */
 export async function pullImage(docker: Docker, ref: string, service: string, present: boolean, signal: AbortSignal): Promise<void> {
+  log(`pull ${ref} for ${service}${present ? " (present locally)" : ""}`);
   try {
     const stream = (await docker.pull(ref, { abortSignal: signal })) as NodeJS.ReadableStream;
     await readProgress(stream, signal);
@@ -56,6 +59,7 @@ export async function buildImage(docker: Docker, request: BuildRequest, service:
     });
   }
   const output: string[] = [];
+  log(`build ${request.tag} for ${service} from ${context} (${request.dockerfile})`);
   try {
     const stream = await docker.buildImage(tarDirectory(context), {
       t: request.tag,

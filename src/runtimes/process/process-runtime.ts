@@ -31,6 +31,8 @@ export class ProcessRuntime implements Runtime {
     const env = environment(service);
     const file = resolveBinary(binary, cwd, env.PATH, service.name);
     const child = spawn(file, service.args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // Watched at once (the pid is known before the spawn event): a harness killed in between leaves nothing.
+    if (child.pid !== undefined) watchGroup(child.pid);
     try {
       await once(child, "spawn");
     } catch (error) {
@@ -41,7 +43,6 @@ export class ProcessRuntime implements Runtime {
       });
     }
     const pid = child.pid!;
-    watchGroup(pid);
     log(`${service.name}: spawned ${file} (${service.args.length} args, env ${envNames(service.env)}) as pid ${pid} in ${cwd}`);
     context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid, startedAt: processStartTime(pid) });
     child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
@@ -54,8 +55,13 @@ export class ProcessRuntime implements Runtime {
       exited,
       info: () => ({ pid }),
       exec: (argv, signal) => runCommand(argv, cwd, env, signal),
+      kill: async (signal) => signalGroup(pid, signal),
+      pause: async () => signalGroup(pid, "SIGSTOP"),
+      resume: async () => signalGroup(pid, "SIGCONT"),
       stop: async (graceMs) => {
         log(`${service.name}: stopping group ${pid} (SIGTERM, SIGKILL after ${graceMs} ms)`);
+        // A paused group would hold SIGTERM pending for its whole grace.
+        signalGroup(pid, "SIGCONT");
         const gone = await terminateGroup(pid, graceMs);
         if (!gone) throw new Error(`process group ${pid} survived SIGKILL`);
         await exited;

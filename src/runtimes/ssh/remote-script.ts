@@ -26,7 +26,7 @@ export function prepareDirCommand(dir: string, runId: string): string {
 if ! mkdir -p "$d" 2>/dev/null || [ ! -w "$d" ]; then
   sudo -n mkdir -p "$d" && sudo -n chown "$(id -u):$(id -g)" "$d" || { echo "cannot create $d as $(id -un), and sudo -n failed" >&2; exit ${EXIT.noDir}; }
 fi
-cd "$d" || exit ${EXIT.noDir}
+cd "$d" && chmod 700 . || exit ${EXIT.noDir}
 # Only a process that still works in this dir is the old service (not a reused number).
 ours() { [ -n "$1" ] && [ "$(readlink "/proc/$1/cwd" 2>/dev/null)" = "$(pwd -P)" ]; }
 g=$(cat ${PGID_FILE} 2>/dev/null); ours "$g" && kill -KILL -"$g" 2>/dev/null
@@ -178,6 +178,17 @@ export function reapProcessCommand(dir: string, pgid: number): string {
   return `if cd ${q(dir)} 2>/dev/null && [ "$(cat ${PGID_FILE} 2>/dev/null)" = "${pgid}" ]; then
   kill -KILL -${pgid} 2>/dev/null
   [ -s service.pid ] && kill -KILL "$(cat service.pid)" 2>/dev/null
+fi
+true`;
+}
+
+/**
+ * Kills what a crashed run's service dir names (its group, a start.sh's pid), if the dir is still
+ * that run's: a run killed between the launch and the record of its group leaves only the dir's record.
+ */
+export function abandonRunCommand(dir: string, runId: string): string {
+  return `if [ "$(cat ${q(`${dir}/${RUN_FILE}`)} 2>/dev/null)" = ${q(runId)} ]; then
+${abandonCommand(dir)}
 fi
 true`;
 }

@@ -98,6 +98,9 @@ export async function startRemoteService(
   connection.on("reconnected", onReconnected);
 
   let stopping = false;
+  /** The signal `kill()` sent: the wrapper that would record the exit status dies with the group. */
+  let killedBy: string | undefined;
+  let paused = false;
   const exited = watch().finally(() => {
     connection.off("dropped", onDropped);
     connection.off("reconnected", onReconnected);
@@ -110,7 +113,13 @@ export async function startRemoteService(
     if (!sawEnd) return { code: null, signal: null };
     if (stopping) return { code: null, signal: "SIGTERM" };
     const status = await connection.run(exitStatusCommand(dir)).catch(() => undefined);
-    return exitInfo(status?.stdout.trim());
+    const info = exitInfo(status?.stdout.trim());
+    return killedBy !== undefined && info.code === null && info.signal === null ? { code: null, signal: killedBy } : info;
+  }
+
+  async function signalRemoteGroup(signal: NodeJS.Signals): Promise<void> {
+    const result = await connection.run(`kill -s ${signal.replace(/^SIG/, "")} -- -${pgid} 2>&1 || true`);
+    if (result.code !== 0) throw new HarnessError(`Could not send ${signal} to service "${service.name}" on ${where}: ${result.stdout.trim()}`, { code: "E_SSH_COMMAND", service: service.name });
   }
 
   const running: RunningService = {
@@ -120,8 +129,23 @@ export async function startRemoteService(
       const result = await connection.exec(execInDirCommand(dir, argv), { signal }).catch(() => ({ code: 255 }));
       return result.code ?? 255;
     },
+    kill: async (signal) => {
+      killedBy = signal;
+      await signalRemoteGroup(signal);
+    },
+    pause: async () => {
+      await signalRemoteGroup("SIGSTOP");
+      paused = true;
+    },
+    resume: async () => {
+      await signalRemoteGroup("SIGCONT");
+      paused = false;
+    },
+    runAsRoot: (command) => connection.runAsRoot(command),
     stop: async (graceMs) => {
       stopping = true;
+      // A paused group would hold SIGTERM pending for its whole grace.
+      if (paused) await signalRemoteGroup("SIGCONT").catch(() => undefined);
       const result = await connection.run(stopCommand(dir, service.envFile, pgid, graceMs, kind));
       if (result.code !== 0) {
         throw new HarnessError(`Service "${service.name}" on ${where} did not stop: ${result.stderr.trim() || `exit ${result.code}`}`, {

@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import ssh2 from "ssh2";
 import type { Client as Ssh2Client, ClientChannel, SFTPWrapper } from "ssh2";
+import { debugFor } from "../../debug.js";
 import { HarnessError, StartError } from "../../errors.js";
 import { ChannelLimit } from "./channel-limit.js";
 import { call, uploadPath } from "./sftp-upload.js";
@@ -12,6 +13,7 @@ import { type Destination, describeDestination, resolveJump } from "./ssh-destin
 import { verifyHostKey, preferredHostKeyAlgorithms } from "./host-key-check.js";
 
 const { Client } = ssh2;
+const log = debugFor("ssh");
 
 /** Below OpenSSH's `MaxSessions` (10), with room for a jump host's forwarded channel. */
 export const MAX_CHANNELS = 8;
@@ -164,6 +166,7 @@ export class SshConnection extends EventEmitter<Events> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    log(`close ${this.label}`);
     const client = this.#client ?? (await this.#connecting?.catch(() => undefined));
     this.#client = undefined;
     if (client) {
@@ -188,13 +191,16 @@ export class SshConnection extends EventEmitter<Events> {
     const reconnecting = this.#everConnected;
     for (let attempt = 1; ; attempt++) {
       try {
+        log(`${reconnecting ? "reconnect" : "connect"} ${this.label}${attempt > 1 ? ` (attempt ${attempt})` : ""}`);
         const client = await this.#open();
         this.#everConnected = true;
         this.handshakes++;
+        log(`connected ${this.label} (handshake ${this.handshakes})`);
         if (reconnecting) this.emit("reconnected", attempt);
         return client;
       } catch (error) {
         const permanent = error instanceof HarnessError && (error.code === "E_SSH_AUTH" || error.code === "E_SSH_HOST_KEY");
+        log(`connect ${this.label} failed: ${(error as Error).message.split("\n")[0]}`);
         if (!reconnecting || permanent || attempt >= RECONNECT_ATTEMPTS || this.#closed) throw error;
         await sleep(200 * 2 ** attempt);
       }

@@ -1,6 +1,6 @@
 import type { Resource } from "../../state/run-state.js";
 import type { RunRecord } from "../../state/runs.js";
-import { reapProcessCommand, removeDirCommand } from "./remote-script.js";
+import { abandonRunCommand, reapProcessCommand, removeDirCommand } from "./remote-script.js";
 import { resolveDestination } from "./ssh-destination.js";
 import type { SshOptions } from "./ssh-options.js";
 import { SshPool } from "./ssh-pool.js";
@@ -37,7 +37,10 @@ export async function reapRemote(run: RunRecord, resources: readonly Resource[])
       const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
       try {
         const dir = String(resource.dir ?? resource.path);
-        const command = resource.kind === "remote-process" ? reapProcessCommand(dir, Number(resource.pgid)) : removeDirCommand(dir, run.runId);
+        const command =
+          resource.kind === "remote-process"
+            ? reapProcessCommand(dir, Number(resource.pgid))
+            : `${abandonRunCommand(dir, run.runId)}\n${removeDirCommand(dir, run.runId)}`;
         const result = await connection.run(command);
         if (result.code !== 0) errors.push(`${resource.kind} ${resource.id}: ${result.stderr.trim() || `exit ${result.code}`}`);
       } catch (error) {

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import dns from "node:dns/promises";
 import net from "node:net";
-import { StartError } from "../../errors.js";
+import { HarnessError, StartError } from "../../errors.js";
 import { type ServicePackage, readPackage } from "../../package/package-archive.js";
 import type { PlannedService, ServiceIps } from "../../plan/plan.js";
 import type { ServiceSpec } from "../../spec/types.js";
@@ -51,7 +51,9 @@ export class SshRuntime implements Runtime {
     const target = targetOf(service.spec);
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
     const connection = this.#connection(service);
-    await connection.connect();
+    await connection.connect().catch((error: unknown) => {
+      throw forService(error, service.name);
+    });
     const tools = await connection.run(TOOLS_CHECK);
     const missingTools = tools.stdout.split("\n").filter(Boolean);
     if (missingTools.length > 0) {
@@ -107,7 +109,7 @@ export class SshRuntime implements Runtime {
     let pkg = this.#packages.get(service);
     if (!pkg) {
       pkg = readPackage(source).catch((error: Error) => {
-        throw new StartError(error.message, { code: "E_PACKAGE_INVALID", service, cause: error });
+        throw new StartError(`The \`package\` of service "${service}" cannot be used: ${error.message}`, { code: "E_PACKAGE_INVALID", service, cause: error });
       });
       this.#packages.set(service, pkg);
     }
@@ -140,4 +142,11 @@ function sourceAddressToward(ip: string): Promise<string | undefined> {
       resolve(error ? undefined : /\bsrc (\S+)/.exec(stdout)?.[1]);
     });
   });
+}
+
+/** An SSH error that does not say which service it stopped: the same error, naming it. */
+function forService(error: unknown, service: string): unknown {
+  if (!(error instanceof HarnessError) || error.message.includes(`"${service}"`)) return error;
+  const Kind = error.constructor as new (message: string, options: ConstructorParameters<typeof HarnessError>[1]) => HarnessError;
+  return new Kind(`Service "${service}": ${error.message}`, { code: error.code, service, cause: error.cause ?? error, logTail: error.logTail });
 }

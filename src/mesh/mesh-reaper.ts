@@ -1,0 +1,43 @@
+/**
+ * Undoes what a crashed run's mesh left: each node's interface and mesh dir (over SSH), the
+ * hub's iptables rule and interface (which ends its wireguard-go).
+ */
+import fs from "node:fs";
+import type { RemoteResourceNode } from "../runtimes/ssh/ssh-reaper.js";
+import type { Resource } from "../state/run-state.js";
+import type { RunRecord } from "../state/runs.js";
+import { hostCommand } from "./host-command.js";
+import { downCommand } from "./node-interface.js";
+
+export async function reapMesh(_run: RunRecord, resources: readonly Resource[]): Promise<void> {
+  const errors: string[] = [];
+  const nodes = resources.filter((r) => r.kind === "mesh-node");
+  if (nodes.length > 0) {
+    const { SshPool } = await import("../runtimes/ssh/ssh-pool.js");
+    const { resolveDestination } = await import("../runtimes/ssh/ssh-destination.js");
+    const pool = new SshPool();
+    for (const resource of nodes) {
+      const node = resource.node as RemoteResourceNode;
+      const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
+      try {
+        const result = await connection.runAsRoot(downCommand(String(resource.ifname), String(resource.dir)));
+        if (result.code !== 0) errors.push(`${resource.id}: ${result.stderr.trim() || `exit ${result.code}`}`);
+      } catch (error) {
+        errors.push(`${resource.id}: ${(error as Error).message}`);
+      } finally {
+        await pool.release(connection);
+      }
+    }
+  }
+  for (const resource of resources.filter((r) => r.kind === "mesh-iptables")) {
+    const result = await hostCommand("iptables", ["-w", "5", "-D", ...(resource.rule as string[])]);
+    if (result.code !== 0 && !/does a matching rule exist|Bad rule/i.test(result.stderr)) errors.push(`iptables ${resource.id}: ${result.stderr.trim()}`);
+  }
+  for (const resource of resources.filter((r) => r.kind === "mesh-hub")) {
+    if (!fs.existsSync(`/sys/class/net/${resource.id}`)) continue;
+    const result = await hostCommand("ip", ["link", "del", resource.id]);
+    if (result.code !== 0) errors.push(`interface ${resource.id}: ${result.stderr.trim()}`);
+  }
+  // A per-interface sysctl went with its interface; nothing else was changed.
+  if (errors.length > 0) throw new Error(errors.join("; "));
+}

@@ -1,0 +1,28 @@
+import type { RemoteBinaryOptions, RemotePackageOptions } from "../runtimes/ssh/ssh-options.js";
+import { REMOTE_KEYS, validateRemoteOptions } from "../runtimes/ssh/ssh-options.js";
+import { type At, expected, optionalString } from "../spec/validate.js";
+import { isWireguardKey } from "./keys.js";
+
+interface WireguardExtra {
+  /**
+   * The node's WireGuard private key (`wg genkey` form), when it must keep one it has already.
+   * Default: a new X25519 key, made for the run. It is written only to the node (0600).
+   */
+  wireguardKey?: string;
+}
+
+/**
+ * A service on a remote node that the harness reaches only through the WireGuard mesh, over SSH:
+ * a `binary` already there or a `package`. Its peers reach it at its mesh address.
+ */
+export type WireguardOptions<Names extends string = string> = (RemoteBinaryOptions<Names> | RemotePackageOptions<Names>) & WireguardExtra;
+
+export const WIREGUARD_KEYS = [...REMOTE_KEYS, "wireguardKey"] as const;
+
+export function validateWireguardOptions(options: Record<string, unknown>, at: At): { args: string[]; options: Record<string, unknown> } {
+  const { wireguardKey, ...remote } = options;
+  const key = optionalString(wireguardKey, at.child("wireguardKey"));
+  if (key !== undefined && !isWireguardKey(key)) expected(at.child("wireguardKey"), "a WireGuard private key (44 characters of base64, as `wg genkey` prints)", "a malformed key");
+  const result = validateRemoteOptions(remote, at);
+  return { args: result.args, options: key === undefined ? result.options : { ...result.options, wireguardKey: key } };
+}

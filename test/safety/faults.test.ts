@@ -1,0 +1,228 @@
+/**
+ * Faults for Jepsen-style tests: kill, pause/resume, restart on failure, and network partitions
+ * between groups of processes, containers and lab-node services — each checked by a real
+ * connection that fails during the fault and succeeds after it.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Harness, type HarnessEvent } from "../../src/public/index.js";
+import type { Lab, LabNode } from "../../src/public/lab.js";
+import { chainName } from "../../src/harness/partition.js";
+import { reapOrphans } from "../../src/state/reap.js";
+import { listRuns } from "../../src/state/runs.js";
+import { busyboxImage, dockerAvailable, testDocker, testRunId } from "../support/images.js";
+import { labAvailable } from "../support/lab.js";
+import { alive, fixture } from "../support/process-tracker.js";
+
+const NODE = process.execPath;
+const HTTP_SERVER = fixture("http-server.mjs");
+const ready = labAvailable() && (await dockerAvailable());
+
+function on(node: LabNode) {
+  return { host: node.host, user: node.user, ssh: node.ssh };
+}
+
+async function get(addr: string | undefined, path: string, ms = 2_000): Promise<string> {
+  try {
+    const response = await fetch(`http://${addr}${path}`, { signal: AbortSignal.timeout(ms) });
+    return (await response.text()).trim();
+  } catch (error) {
+    return `unreachable: ${(error as Error).message}`;
+  }
+}
+
+/** What a container gets from `http://$VAR/whoami` (busybox wget, bounded). */
+function fromContainer(name: string, variable: string): Promise<string> {
+  return new Promise((resolve) => {
+    execFile("docker", ["exec", name, "sh", "-c", `timeout 3 wget -q -O - "http://$${variable}/whoami" 2>&1 || echo failed`], { encoding: "utf8" }, (_e, stdout) =>
+      resolve(stdout.trim()),
+    );
+  });
+}
+
+function hostChains(): string[] {
+  return execFileSync("iptables", ["-w", "-S"], { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => l.includes("MB-"));
+}
+
+describe.skipIf(!ready)("faults", () => {
+  let lab: Lab;
+  let image: string;
+  const started: Harness[] = [];
+
+  beforeAll(async () => {
+    image = await busyboxImage();
+    const { Lab } = await import("../../src/public/lab.js");
+    lab = await Lab.create({ nodes: [{ name: "f1", network: "lan" }, { name: "f2", network: "lan" }] });
+  }, 180_000);
+  afterEach(async () => {
+    for (const harness of started.splice(0)) await harness.stop().catch(() => {});
+  });
+  afterAll(() => lab?.destroy());
+
+  it("kill() ends a process, a container and a node service; each is then reported as exited, with an event", async () => {
+    const events: HarnessEvent[] = [];
+    const harness = await Harness.builder({ runId: testRunId("fk") })
+      .process("p", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .docker("c", { image, port: 8080 })
+      .remoteLan("r", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8090 })
+      .start({ onEvent: (e) => events.push(e) });
+    started.push(harness);
+    const pid = (await harness.services.p.status()).pid!;
+
+    expect(await harness.services.p.kill()).toEqual({ code: null, signal: "SIGKILL" });
+    expect(alive(pid)).toBe(false);
+    expect(await harness.services.c.kill("SIGKILL")).toMatchObject({ code: 137 });
+    expect(await harness.services.r.kill()).toEqual({ code: null, signal: "SIGKILL" });
+    expect(await get(harness.services.r.addr, "/health")).toMatch(/^unreachable/);
+
+    for (const name of ["p", "c", "r"] as const) {
+      const status = await harness.services[name].status();
+      expect(status.state).toBe("exited");
+      expect(status.logTail).toEqual(expect.arrayContaining([expect.stringContaining("listening on")]));
+      expect(events).toContainEqual(expect.objectContaining({ service: name, state: "exited" }));
+    }
+    expect(events.find((e) => e.service === "p" && e.state === "exited")).toMatchObject({ exitCode: null, exitSignal: "SIGKILL" });
+    await expect(harness.services.p.kill()).rejects.toMatchObject({ code: "E_NOT_RUNNING" });
+    // Killed, not failed: a restart by hand brings it back.
+    await harness.services.p.restart();
+    expect(await get(harness.services.p.addr, "/whoami")).toBe("p");
+  });
+
+  it("pause() freezes a process group, a container and a node service until resume()", async () => {
+    const harness = await Harness.builder({ runId: testRunId("fp") })
+      .process("p", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .docker("c", { image, port: 8080 })
+      .remoteLan("r", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8091 })
+      .start();
+    started.push(harness);
+    const addrs = { p: harness.services.p.addr, c: harness.services.c.addr, r: harness.services.r.addr };
+    await Promise.all(Object.values(harness.services).map((s) => s.pause()));
+    expect((await harness.services.c.status()).state).toBe("paused");
+    for (const addr of Object.values(addrs)) expect(await get(addr, "/health", 1_000)).toMatch(/^unreachable/);
+    await Promise.all(Object.values(harness.services).map((s) => s.resume()));
+    expect(await get(addrs.p, "/whoami")).toBe("p");
+    expect(await get(addrs.c, "/whoami")).toBe("c");
+    expect(await get(addrs.r, "/whoami")).toBe("r");
+    // A paused service still stops promptly.
+    await harness.services.p.pause();
+    const t0 = Date.now();
+    await harness.stop();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('restart: { policy: "on-failure" } starts a crashed service again with the same port and env, up to maxRetries', async () => {
+    const events: HarnessEvent[] = [];
+    const harness = await Harness.builder({ runId: testRunId("fr") })
+      .process("p", { binary: NODE, args: [HTTP_SERVER], port: 0, env: { TOKEN: "t-1" }, restart: { policy: "on-failure", maxRetries: 1, backoffMs: 50 } })
+      .start({ onEvent: (e) => events.push(e) });
+    started.push(harness);
+    const { port, addr } = harness.services.p;
+    const first = (await harness.services.p.status()).pid!;
+    process.kill(-first, "SIGKILL");
+    await expect.poll(async () => { const st = await harness.services.p.status(); return `${st.state} ${st.restarts}`; }, { timeout: 10_000 }).toBe("healthy 1");
+    const status = await harness.services.p.status();
+    expect(status.pid).not.toBe(first);
+    expect(status.restarts).toBe(1);
+    expect(harness.services.p.port).toBe(port);
+    expect(JSON.parse(await get(addr, "/env")).TOKEN).toBe("t-1");
+    expect(events.map((e) => e.state)).toEqual(["waiting", "starting", "healthy", "exited", "starting", "healthy"]);
+    expect(events[3]).toMatchObject({ exitCode: null, exitSignal: "SIGKILL" });
+
+    // maxRetries: 1 is used up: the next crash is only reported.
+    process.kill(-status.pid!, "SIGKILL");
+    await expect.poll(async () => (await harness.services.p.status()).state, { timeout: 5_000 }).toBe("exited");
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await harness.services.p.status()).state).toBe("exited");
+  });
+
+  it("partition() parts processes, containers and node services both ways; heal() restores every path and leaves no rule", async () => {
+    const runId = testRunId("fn");
+    const f1 = lab.node("f1");
+    const f2 = lab.node("f2");
+    const harness = await Harness.builder({ runId })
+      .process("a", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .remoteLan("r1", { ...on(f1), binary: NODE, args: [HTTP_SERVER], port: 8092 })
+      .docker("c", { image, port: 8080 })
+      .remoteLan("r2", { ...on(f2), binary: NODE, args: [HTTP_SERVER], port: 8093 })
+      .start();
+    started.push(harness);
+    const s = harness.services;
+    const cName = `mb-${runId}-c`;
+    const fromNode = async (node: string, port: number, path: string) => {
+      const script = `fetch("http://127.0.0.1:${port}${path}", { signal: AbortSignal.timeout(6000) }).then((r) => r.text()).then(console.log, (e) => console.log("unreachable", e.message))`;
+      return (await lab.exec(node, [NODE, "-e", script])).stdout.trim();
+    };
+    const paths = async () => {
+      const [aR1, aC, aR2, r1A, r1C, r1R2, r2R1, r2A, r2C, cA, cR1, cR2] = await Promise.all([
+        get(s.a.addr, "/call/R1_ADDR", 6_000),
+        get(s.a.addr, "/call/C_ADDR", 6_000),
+        get(s.a.addr, "/call/R2_ADDR", 6_000),
+        get(s.r1.addr, "/call/A_ADDR", 6_000),
+        get(s.r1.addr, "/call/C_ADDR", 6_000),
+        get(s.r1.addr, "/call/R2_ADDR", 6_000),
+        // From inside f2: the harness host's own processes are cut from r2 while `a` is.
+        fromNode("f2", 8093, "/call/R1_ADDR"),
+        fromNode("f2", 8093, "/call/A_ADDR"),
+        fromNode("f2", 8093, "/call/C_ADDR"),
+        fromContainer(cName, "A_ADDR"),
+        fromContainer(cName, "R1_ADDR"),
+        fromContainer(cName, "R2_ADDR"),
+      ]);
+      const ok = (answer: string, name: string) => answer.endsWith(`-> ${name}`) || answer === name;
+      return {
+        within: { aR1: ok(aR1, "r1"), r1A: ok(r1A, "a"), cR2: ok(cR2, "r2"), r2C: ok(r2C, "c") },
+        across: { aC: ok(aC, "c"), aR2: ok(aR2, "r2"), r1C: ok(r1C, "c"), r1R2: ok(r1R2, "r2"), r2R1: ok(r2R1, "r1"), r2A: ok(r2A, "a"), cA: ok(cA, "a"), cR1: ok(cR1, "r1") },
+      };
+    };
+    const all = (value: boolean) => ({
+      within: { aR1: true, r1A: true, cR2: true, r2C: true },
+      across: { aC: value, aR2: value, r1C: value, r1R2: value, r2R1: value, r2A: value, cA: value, cR1: value },
+    });
+    expect(await paths()).toEqual(all(true));
+
+    await harness.partition(["a", "r1"], ["c", "r2"]);
+    expect(hostChains().some((l) => l.includes(chainName(runId)))).toBe(true);
+    const state = listRuns().find((r) => r.runId === runId)!.state;
+    expect(state.resources.map((r) => r.kind)).toEqual(expect.arrayContaining(["firewall-host", "firewall-node"]));
+    expect(await paths()).toEqual(all(false));
+
+    await harness.heal();
+    expect(await paths()).toEqual(all(true));
+    expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
+    for (const node of ["f1", "f2"]) expect((await lab.exec(node, ["iptables", "-w", "-S"])).stdout).not.toContain("MB-");
+
+    await expect(harness.partition(["a"], ["nope" as "a"])).rejects.toMatchObject({ code: "E_CONFIG" });
+    await expect(harness.partition(["a"], ["a"])).rejects.toMatchObject({ code: "E_CONFIG" });
+  }, 120_000);
+
+  it("a crashed run's partition rules are removed by the reaper, on the host and on the node", async () => {
+    const runId = testRunId("fc");
+    const script = `
+      import { Harness } from ${JSON.stringify(new URL("../../src/public/index.js", import.meta.url).pathname)};
+      const node = JSON.parse(process.env.NODE_JSON);
+      const h = await Harness.builder({ runId: ${JSON.stringify(runId)} })
+        .process("a", { binary: process.execPath, args: [${JSON.stringify(HTTP_SERVER)}], port: 0 })
+        .remoteLan("r", { ...node, binary: process.execPath, args: [${JSON.stringify(HTTP_SERVER)}], port: 8094 })
+        .start();
+      await h.partition(["a"], ["r"]);
+      console.log("parted");
+      setInterval(() => {}, 1000);
+    `;
+    const child = execFile(NODE, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, NODE_JSON: JSON.stringify(on(lab.node("f2"))) } });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d));
+    await expect.poll(() => out, { timeout: 60_000 }).toContain("parted");
+    expect((await lab.exec("f2", ["iptables", "-w", "-S"])).stdout).toContain(chainName(runId));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    const [report] = await reapOrphans(listRuns().filter((r) => r.runId === runId));
+    expect(report!.failed).toEqual([]);
+    expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
+    expect((await lab.exec("f2", ["iptables", "-w", "-S"])).stdout).not.toContain("MB-");
+  }, 120_000);
+});
+
+// Keeps the docker client referenced (the suite shares it with support/images.ts).
+void testDocker;
