@@ -40,6 +40,17 @@ export function startProcesses(n: number): Promise<Harness> {
   return builder.start();
 }
 
+/**
+ * A started meshbed topology of `n` services that each take `readyAfterMs` to become ready (a shell
+ * that sleeps, then runs busybox httpd): what parallel start is for.
+ */
+export function startSlowProcesses(n: number, readyAfterMs: number): Promise<Harness> {
+  let builder = Harness.builder() as unknown as AnyBuilder;
+  const script = `sleep ${readyAfterMs / 1000}; exec ${BUSYBOX} httpd -f -p "127.0.0.1:$PORT" -h "${wwwDir()}"`;
+  for (const name of names(n)) builder = builder.process(name, { binary: "/bin/sh", args: ["-c", script], port: 0 });
+  return builder.start();
+}
+
 /** A started meshbed topology of `n` busybox httpd containers, no dependencies. */
 export function startContainers(n: number, image: string): Promise<Harness> {
   let builder = Harness.builder() as unknown as AnyBuilder;
@@ -52,9 +63,14 @@ export class BareProcess {
   #child: ChildProcess | undefined;
   port = 0;
 
+  /** `readyAfterMs`: a shell sleeps that long first, as `startSlowProcesses` does. */
+  constructor(private readonly readyAfterMs = 0) {}
+
   async start(): Promise<void> {
     this.port ||= await freePort();
-    const child = spawn(BUSYBOX, ["httpd", "-f", "-p", `127.0.0.1:${this.port}`, "-h", wwwDir()], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const httpd = ["httpd", "-f", "-p", `127.0.0.1:${this.port}`, "-h", wwwDir()];
+    const [file, args] = this.readyAfterMs > 0 ? ["/bin/sh", ["-c", `sleep ${this.readyAfterMs / 1000}; exec ${BUSYBOX} ${httpd.join(" ")}`]] : [BUSYBOX, httpd];
+    const child = spawn(file, args, { detached: true, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.resume();
     child.stderr!.resume();
     this.#child = child;

@@ -19,6 +19,10 @@ export function track(run: Stoppable): void {
   installed = true;
   for (const signal of SIGNALS) process.on(signal, onSignal);
   process.on("exit", onExit);
+  // A test runner's worker (vitest's forks, jest-worker) hears from its parent over IPC. When the
+  // parent dies — SIGTERMed, say — the channel closes and the worker is not signalled: it runs its
+  // test on, orphaned, and would keep the topology of a per-file fixture alive with it.
+  if (process.connected) process.on("disconnect", onParentGone);
 }
 
 export function untrack(run: Stoppable): void {
@@ -27,6 +31,7 @@ export function untrack(run: Stoppable): void {
   installed = false;
   for (const signal of SIGNALS) process.off(signal, onSignal);
   process.off("exit", onExit);
+  process.off("disconnect", onParentGone);
 }
 
 async function onSignal(signal: NodeJS.Signals): Promise<void> {
@@ -46,6 +51,18 @@ async function onSignal(signal: NodeJS.Signals): Promise<void> {
     process.off("exit", onExit);
     process.kill(process.pid, signal);
   }
+}
+
+/** The IPC parent is gone: stop every live run, and leave the process be (it is not ours). */
+async function onParentGone(): Promise<void> {
+  const runs = [...live];
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(runs.map((run) => run.stop())),
+    new Promise((resolve) => (timer = setTimeout(resolve, STOP_ON_SIGNAL_MS))),
+  ]);
+  clearTimeout(timer);
+  for (const run of runs) run.killNow();
 }
 
 function onExit(): void {

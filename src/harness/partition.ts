@@ -3,6 +3,7 @@ import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
 import { addressFor } from "../plan/addresses.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
+import type { RunningService } from "../runtimes/runtime.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { RunState } from "../state/run-state.js";
 import type { ServiceController } from "./service-controller.js";
@@ -25,6 +26,7 @@ export function chainName(runId: string): string {
 
 /** A rule, as iptables arguments after `-A CHAIN`. */
 type Rule = readonly string[];
+type RunAsRoot = NonNullable<RunningService["runAsRoot"]>;
 
 interface NodeRules {
   service: PlannedService;
@@ -42,8 +44,11 @@ interface NodeRules {
  */
 export class Partitions {
   #hostReady = false;
-  /** Node label → how to run a command there as root, once its chain exists. */
-  readonly #nodes = new Map<string, { controller: ServiceController; service: PlannedService }>();
+  /**
+   * Node label → how to run a command there as root, kept from when its chain was made: the node's
+   * connection outlives a service stopped meanwhile (the runtime closes it after `dispose`).
+   */
+  readonly #nodes = new Map<string, { controller: ServiceController; runAsRoot: RunAsRoot }>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -105,14 +110,22 @@ export class Partitions {
   #hostRules(x: PlannedService, y: PlannedService, host: Record<Hook, Rule[]>): void {
     const to = addressFor(y.placement, x.placement, this.plan.hostAddresses);
     if (!to) return;
+    const remote = y.placement.location === "lan" || y.placement.location === "wireguard";
+    // A process of the harness host without a port is reached at the host's own address: there is
+    // nothing of its own to drop (dropping the address would cut the host's loopback).
+    if (to.port === undefined && y.placement.location === "host") return;
     const dest = to.port === undefined ? ["-d", to.host] : ["-d", to.host, "-p", "tcp", "--dport", String(to.port)];
     if (x.placement.location === "host") {
       // A host process has no address of its own: what it sends to y's address is dropped on the way out.
-      host.OUTPUT.push(dest);
+      if (to.port !== undefined || !remote) host.OUTPUT.push(dest);
+      else {
+        // A node without a port: all of it, but for the SSH connection the harness keeps to it.
+        const ssh = String((y.spec.options as unknown as RemoteTarget).ssh?.port ?? 22);
+        host.OUTPUT.push(["-d", to.host, "-p", "tcp", "!", "--dport", ssh], ["-d", to.host, "!", "-p", "tcp"]);
+      }
       return;
     }
     const source = ["-s", x.placement.containerIp!];
-    const remote = y.placement.location === "lan" || y.placement.location === "wireguard";
     // To a process: the host's gateway address (INPUT); to a container or a node: routed (FORWARD), all ports of a node.
     if (y.placement.location === "host") host.INPUT.push([...source, ...dest]);
     else host.FORWARD.push(remote ? [...source, "-d", to.host] : [...source, ...dest]);
@@ -171,11 +184,11 @@ export class Partitions {
     // As ssh-reaper's nodeForState (not imported: it would load ssh2 for every run): no secret in the state file.
     const { privateKey: _, ...rest } = ssh ?? {};
     this.state.record({ kind: "firewall-node", id: `${label}:${chain}`, chain, node: { host, user, ssh: rest } });
-    this.#nodes.set(label, { controller, service });
+    this.#nodes.set(label, { controller, runAsRoot: this.#runAsRoot(label, controller) });
     await this.#onNode(label, controller, `iptables -w -N ${chain} && iptables -w -I INPUT 1 -j ${chain} && iptables -w -I OUTPUT 1 -j ${chain}`);
   }
 
-  async #onNode(label: string, controller: ServiceController, script: string): Promise<void> {
+  #runAsRoot(label: string, controller: ServiceController): RunAsRoot {
     const running = controller.running;
     if (!running?.runAsRoot) {
       throw new HarnessError(`partition: service "${controller.service.name}" is not running, so its node ${label} cannot be reached`, {
@@ -183,7 +196,12 @@ export class Partitions {
         service: controller.service.name,
       });
     }
-    const result = await running.runAsRoot(script);
+    return running.runAsRoot.bind(running);
+  }
+
+  async #onNode(label: string, controller: ServiceController, script: string): Promise<void> {
+    const run = this.#nodes.get(label)?.runAsRoot ?? this.#runAsRoot(label, controller);
+    const result = await run(script);
     if (result.code !== 0) {
       throw new HarnessError(`partition: iptables on ${label} failed (exit ${result.code}): ${result.stderr.trim()}; the node needs iptables and root (or sudo without a password)`, {
         code: "E_FIREWALL",

@@ -335,7 +335,9 @@ export class Lab {
     }
     for (const link of s.links) {
       await attempt(`link ${link}`, async () => {
-        if ((await runCommand("ip", ["link", "show", link])).code === 0) await mustRun("ip", ["link", "del", link]);
+        // A veth goes with its peer's namespace, asynchronously: gone meanwhile is gone.
+        const result = await runCommand("ip", ["link", "del", link]);
+        if (result.code !== 0 && !/Cannot find device/.test(result.stderr)) throw new Error(result.stderr.trim());
       });
     }
     const others = listStates(this.#root).filter((o) => o.id !== s.id);

@@ -51,7 +51,27 @@ export class Hub {
   static async create(options: HubOptions, state: RunState): Promise<Hub> {
     const hub = new Hub(options, state);
     const { ifname } = options;
+    // Never take over (nor, on failure, remove) an interface that is not this run's.
+    if (fs.existsSync(`/sys/class/net/${ifname}`) || fs.existsSync(uapiSocketPath(ifname))) {
+      throw new HarnessError(`An interface ${ifname} exists already on the harness host: choose another \`network.wireguardInterface\`, or remove it if a crashed run left it (\`meshbed cleanup\`)`, {
+        code: "E_MESH",
+      });
+    }
     state.record({ kind: "mesh-hub", id: ifname, implementation: options.implementation });
+    try {
+      await hub.#bringUp();
+    } catch (error) {
+      // Whatever of it was made goes: the caller has no hub to destroy.
+      await hub.destroy().catch(() => {});
+      throw error;
+    }
+    log(`hub ${ifname} (${options.implementation}) at ${options.address}, UDP ${hub.#listenPort}, key ${fingerprint(options.keys.publicKey)}`);
+    return hub;
+  }
+
+  async #bringUp(): Promise<void> {
+    const { options } = this;
+    const { ifname } = options;
     if (options.implementation === "kernel") {
       await mustHost("ip", ["link", "add", ifname, "type", "wireguard"]);
     } else {
@@ -63,13 +83,11 @@ export class Hub {
         });
       }
     }
-    await hub.#configure({ privateKey: options.keys.privateKey, listenPort: options.listenPort ?? 0, peers: [] });
+    await this.#configure({ privateKey: options.keys.privateKey, listenPort: options.listenPort ?? 0, peers: [] });
     await mustHost("ip", ["address", "add", options.address, "dev", ifname]);
     await mustHost("ip", ["link", "set", ifname, "up"]);
-    hub.#listenPort = (await hub.status()).listenPort ?? 0;
-    await hub.#allowForwarding();
-    log(`hub ${ifname} (${options.implementation}) at ${options.address}, UDP ${hub.#listenPort}, key ${fingerprint(options.keys.publicKey)}`);
-    return hub;
+    this.#listenPort = (await this.status()).listenPort ?? 0;
+    await this.#allowForwarding();
   }
 
   /** Adds a peer, or changes what the hub knows of it. */

@@ -18,7 +18,10 @@ export interface MeshControl {
   /** The hub's interface on the harness host. */
   readonly interfaceName: string;
   readonly hubIp: string;
-  /** Removes the node of `service` from the mesh at once: its connections through the mesh stop. */
+  /**
+   * Removes the node of `service` (and so every service on that node) from the mesh at once: its
+   * connections through the mesh stop, and it stays off for the rest of the run, restarts included.
+   */
   revoke(service: string): Promise<void>;
   /** Each node of the mesh as the hub sees it. */
   peers(): Promise<PeerStatus[]>;

@@ -42,6 +42,8 @@ interface MeshNode {
   up: boolean;
   /** Whether the hub has it as a peer now. */
   peered: boolean;
+  /** Revoked: it stays off the mesh for the rest of the run, restarts included. */
+  revoked: boolean;
 }
 
 /** The interface name of a run: `wg-<runId>`, at most 15 characters (or `network.wireguardInterface`). */
@@ -52,6 +54,19 @@ export function meshInterfaceName(runId: string, configured: string | undefined)
 /** The UDP port every node's interface listens on: fixed per run, so that the hub knows it before the node starts. */
 export function nodeListenPort(runId: string): number {
   return 20_000 + (createHash("sha256").update(runId).digest().readUInt32BE(0) % 30_000);
+}
+
+/**
+ * The hub's endpoint as every node should dial it, when the user says (`network.hubEndpoint`, else
+ * `HARNESS_ENDPOINT`): the hub then listens on its port.
+ */
+export function hubEndpointOverride(network: Readonly<NetworkOptions>): string | undefined {
+  const value = network.hubEndpoint ?? process.env.HARNESS_ENDPOINT;
+  if (value === undefined || value === "") return undefined;
+  if (!/^[^\s:]+:\d{1,5}$/.test(value)) {
+    throw new HarnessError(`HARNESS_ENDPOINT must be "host:port" (the hub's address and UDP port as WireGuard nodes reach it), got ${JSON.stringify(value)}`, { code: "E_MESH" });
+  }
+  return value;
 }
 
 export class Mesh implements MeshControl {
@@ -89,9 +104,10 @@ export class Mesh implements MeshControl {
           connection: pool.acquire(resolveDestination(target.host, target.user, target.ssh, service.name), service.name),
           target,
           dir: path.posix.join(target.remoteRoot, `.mesh-${plan.runId}`),
-          hubEndpoint: network.hubEndpoint ?? process.env.HARNESS_ENDPOINT ?? (hubHost ? `${hubHost}:` : ""),
+          hubEndpoint: hubEndpointOverride(network) ?? (hubHost ? `${hubHost}:` : ""),
           up: false,
           peered: false,
+          revoked: false,
         };
         this.#nodes.set(address, node);
       }
@@ -112,7 +128,7 @@ export class Mesh implements MeshControl {
   /** The hub, its peers, then every node's interface (both ends configured before any traffic); waits for every handshake. */
   async up(state: RunState): Promise<void> {
     rememberMesh(this.plan.runId, this);
-    const hubPort = (this.network.hubEndpoint ?? process.env.HARNESS_ENDPOINT)?.split(":").at(-1);
+    const hubPort = hubEndpointOverride(this.network)?.split(":").at(-1);
     this.#hub = await Hub.create(
       {
         ifname: this.ifname,
@@ -165,10 +181,10 @@ export class Mesh implements MeshControl {
     });
   }
 
-  /** Makes the node of `service` a peer of the hub again (after a stop, on a restart). */
+  /** Makes the node of `service` a peer of the hub again (after a stop, on a restart), unless it was revoked. */
   async addPeerFor(service: string): Promise<void> {
     const node = this.#byService.get(service);
-    if (node && !node.peered) await this.#peer(node);
+    if (node && !node.peered && !node.revoked) await this.#peer(node);
   }
 
   /** Removes the node of `service` from the hub once none of its services runs any more. */
@@ -187,6 +203,7 @@ export class Mesh implements MeshControl {
         service,
       });
     }
+    node.revoked = true;
     if (node.peered) await this.#unpeer(node);
   }
 

@@ -19,6 +19,7 @@ export type {
   HealthCheck,
   NetworkOptions,
   ProcessOptions,
+  RestartPolicy,
   StartOptions,
   TargetKind,
   TopologySpec,

@@ -45,51 +45,49 @@ export function useHarness(): HarnessDescriptor {
 /** What `harnessFixture` accepts: a builder to start, or a harness already started, for one file. */
 export type FileHarnessFactory<S extends ServiceMap> = () => HarnessBuilder<S> | Harness<S> | Promise<HarnessBuilder<S> | Harness<S>>;
 
-/** A vitest fixture (function and options) for `test.extend`, whose value is the started `Harness`. */
-export type HarnessFixture<S extends ServiceMap> = [
-  (context: object, use: (harness: Harness<S>) => Promise<void>) => Promise<void>,
-  { scope: "file" | "worker" | "test" },
-];
+/**
+ * A fixture function of vitest's builder form (`test.extend(name, options, fn)`): resolves the
+ * started `Harness` and registers its stop with `onCleanup`.
+ */
+export type HarnessFixtureFn<S extends ServiceMap> = (
+  context: object,
+  fixture: { onCleanup: (cleanup: () => void | Promise<void>) => void },
+) => Promise<Harness<S>>;
 
 /**
  * A topology that belongs to one test file, as a fixture for vitest's `test.extend`: started the
- * first time a test of the file asks for it, stopped when the file's last test is done (scope
- * `"file"`, the default), with the typed `Harness` itself as its value — handles, `logs()`,
+ * first time a test of the file asks for it, stopped after the file's last test (with
+ * `{ scope: "file" }`), and typed: its value is the `Harness` itself — handles, `logs()`,
  * `restart()` and `stop()` included, which a globalSetup's descriptor cannot carry.
- *
- * A run that is killed instead (Ctrl-C, SIGTERM to vitest) is stopped by the harness's own exit
- * hooks and, for processes, by its watchdog: vitest does not await fixture teardown then.
  *
  * ```ts
  * import { Harness } from "meshbed";
  * import { harnessFixture } from "meshbed/vitest";
  * import { test as base, expect } from "vitest";
  *
- * const test = base.extend({
- *   topology: harnessFixture(() => Harness.builder().process("api", { binary: "node", args: ["api.mjs"], port: 0 })),
- * });
+ * const test = base.extend("topology", { scope: "file" }, harnessFixture(() =>
+ *   Harness.builder().process("api", { binary: "node", args: ["api.mjs"], port: 0 }),
+ * ));
  *
  * test("answers", async ({ topology }) => {
  *   expect((await fetch(`http://${topology.services.api.addr}/health`)).ok).toBe(true);
  * });
  * ```
  *
- * Without fixtures, the same lifetime is `beforeAll(async () => (harness = await builder.start()))`
- * with `afterAll(() => harness?.stop())`.
+ * `{ scope: "worker" }` shares one topology among the files a vitest worker runs; without a scope,
+ * each test that uses it gets a fresh one. Without fixtures, the same lifetime is
+ * `beforeAll(async () => (harness = await builder.start()))` with `afterAll(() => harness?.stop())`.
  *
- * @param options.scope `"file"` (default): one topology per test file; `"worker"`: one per vitest
- *   worker, shared by the files it runs; `"test"`: a fresh one for every test that uses it.
+ * A run that is killed instead (Ctrl-C, SIGTERM to vitest) does not await fixture teardown: the
+ * harness's exit hooks stop the topology when the worker is signalled or loses its parent, and
+ * the watchdog kills its processes if the worker dies by SIGKILL.
  */
-export function harnessFixture<S extends ServiceMap>(factory: FileHarnessFactory<S>, options: { scope?: "file" | "worker" | "test" } = {}): HarnessFixture<S> {
+export function harnessFixture<S extends ServiceMap>(factory: FileHarnessFactory<S>): HarnessFixtureFn<S> {
   // Vitest reads a fixture's first parameter to learn which fixtures it depends on: it must be an
   // object pattern, even an empty one.
-  const fixture = async ({}: object, use: (harness: Harness<S>) => Promise<void>): Promise<void> => {
+  return async ({}: object, { onCleanup }) => {
     const harness = (await startFrom(factory as HarnessFactory)) as Harness<S>;
-    try {
-      await use(harness);
-    } finally {
-      await harness.stop();
-    }
+    onCleanup(() => harness.stop());
+    return harness;
   };
-  return [fixture, { scope: options.scope ?? "file" }];
 }

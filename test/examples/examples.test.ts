@@ -62,6 +62,20 @@ function gone(pid: number): boolean {
   }
 }
 
+/** Processes whose command line names a file under `dir` (what a run of the copy there started). */
+function processesUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(`${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
 async function containersOf(runId: string): Promise<string[]> {
   const list = await testDocker().listContainers({ all: true, filters: { label: [`meshbed.run=${runId}`] } });
   return list.map((c) => c.Id);
@@ -81,10 +95,12 @@ describe("the packed package in a fresh project", async () => {
     expect(out).toMatch(/Tests:\s+4 passed, 4 total/);
   }, 300_000);
 
-  it.runIf(docker)("leaves no process, container or state of the topology when vitest is SIGTERMed mid-test", async () => {
+  it.runIf(docker)("leaves no process, container or state of either topology when vitest is SIGTERMed mid-test", async () => {
     const dir = install("vitest");
     const marker = path.join(dir, "run-id.txt");
+    const fixtureMarker = path.join(dir, "fixture-run-id.txt");
     fs.rmSync(marker, { force: true });
+    fs.rmSync(fixtureMarker, { force: true });
     // A test that tells which run it got, then sleeps well past the moment of the signal.
     fs.writeFileSync(
       path.join(dir, "test/sleep.test.ts"),
@@ -97,16 +113,41 @@ test("sleeps", async () => {
 }, 180_000);
 `,
     );
+    // And one with a topology of its own (harnessFixture), started in a vitest worker.
+    fs.writeFileSync(
+      path.join(dir, "test/sleep-fixture.test.ts"),
+      `import fs from "node:fs";
+import { Harness } from "meshbed";
+import { harnessFixture } from "meshbed/vitest";
+import { test as base } from "vitest";
+const test = base.extend("topology", { scope: "file" }, harnessFixture(() => Harness.builder().process("sleeper", { binary: "sleep", args: ["300"] })));
+test("sleeps with a fixture", async ({ topology }) => {
+  fs.writeFileSync(${JSON.stringify(fixtureMarker)}, topology.runId);
+  await new Promise((resolve) => setTimeout(resolve, 120_000));
+}, 180_000);
+`,
+    );
     // vitest itself, not through npm: the signal goes to the process that ran globalSetup.
-    const vitest = spawn(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "test/sleep.test.ts"], { cwd: dir, env: quiet, stdio: ["ignore", "pipe", "pipe"] });
+    const vitest = spawn(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "--maxWorkers=2", "test/sleep.test.ts", "test/sleep-fixture.test.ts"], {
+      cwd: dir,
+      env: quiet,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     vitest.stdout!.on("data", (c: Buffer) => (out += c));
     vitest.stderr!.on("data", (c: Buffer) => (out += c));
     const exited = new Promise<void>((resolve) => vitest.once("exit", () => resolve()));
     try {
-      await expect.poll(() => fs.existsSync(marker) || vitest.exitCode !== null, { timeout: 120_000, interval: 100 }).toBe(true);
-      if (!fs.existsSync(marker)) throw new Error(`vitest ended before its test started:\n${out}`);
+      const started = () => fs.existsSync(marker) && fs.existsSync(fixtureMarker);
+      await expect.poll(() => started() || vitest.exitCode !== null, { timeout: 120_000, interval: 100 }).toBe(true);
+      if (!started()) throw new Error(`vitest ended before its tests started:\n${out}`);
       const runId = fs.readFileSync(marker, "utf8");
+      const fixtureRunId = fs.readFileSync(fixtureMarker, "utf8");
+      const fixtureState = JSON.parse(fs.readFileSync(`/tmp/harness-${fixtureRunId}/state.json`, "utf8")) as { pid: number; resources: { kind: string; id: string }[] };
+      // The fixture's harness lives in a worker, not in the process that gets the signal.
+      expect(fixtureState.pid).not.toBe(vitest.pid);
+      const fixturePids = fixtureState.resources.filter((r) => r.kind === "process").map((r) => Number(r.id));
+      expect(fixturePids).toHaveLength(1);
       const state = JSON.parse(fs.readFileSync(`/tmp/harness-${runId}/state.json`, "utf8")) as { pid: number; resources: { kind: string; id: string }[] };
       expect(state.pid).toBe(vitest.pid);
       const pids = state.resources.filter((r) => r.kind === "process").map((r) => Number(r.id));
@@ -116,18 +157,22 @@ test("sleeps", async () => {
 
       vitest.kill("SIGTERM");
       await exited;
-      await expect.poll(() => pids.filter((pid) => !gone(pid)), { timeout: 15_000, interval: 100 }).toEqual([]);
+      await expect.poll(() => [...pids, ...fixturePids].filter((pid) => !gone(pid)), { timeout: 15_000, interval: 100 }).toEqual([]);
       await expect.poll(() => containersOf(runId), { timeout: 15_000, interval: 200 }).toEqual([]);
-      // The state dir is removed by a clean stop; one left behind must be reapable (its owner is gone).
-      if (fs.existsSync(`/tmp/harness-${runId}`)) {
+      // A state dir is removed by a clean stop; one left behind must be reapable (its owner is gone).
+      for (const id of [runId, fixtureRunId]) {
+        if (!fs.existsSync(`/tmp/harness-${id}`)) continue;
         const cleanup = spawnSync(process.execPath, [path.join(root, "dist/cli.js"), "cleanup", "--json"], { encoding: "utf8" });
         const reports = JSON.parse(cleanup.stdout) as { runId: string; failed: unknown[] }[];
-        expect(reports.find((r) => r.runId === runId)?.failed ?? []).toEqual([]);
-        expect(fs.existsSync(`/tmp/harness-${runId}`)).toBe(false);
+        expect(reports.find((r) => r.runId === id)?.failed ?? []).toEqual([]);
+        expect(fs.existsSync(`/tmp/harness-${id}`)).toBe(false);
       }
     } finally {
       if (vitest.exitCode === null && vitest.signalCode === null) vitest.kill("SIGKILL");
+      // Vitest leaves its workers running, orphaned, after a SIGTERM: end the ones of this copy.
+      for (const pid of processesUnder(dir)) process.kill(pid, "SIGKILL");
       fs.rmSync(path.join(dir, "test/sleep.test.ts"), { force: true });
+      fs.rmSync(path.join(dir, "test/sleep-fixture.test.ts"), { force: true });
     }
   }, 300_000);
 });

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,6 +6,8 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
 import type { Lab, LabNode } from "../../src/public/lab.js";
+import { reapOrphans } from "../../src/state/reap.js";
+import { listRuns } from "../../src/state/runs.js";
 import { labAvailable } from "../support/lab.js";
 import { fixture } from "../support/process-tracker.js";
 
@@ -42,7 +44,8 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     lab = await Lab.create({
       nodes: [
         { name: "db", network: "lan" },
-        { name: "api", network: "lan" },
+        // A non-root user: the node joins the mesh through sudo.
+        { name: "api", network: "lan", user: "mbuser" },
         { name: "load", network: "wan" },
       ],
     });
@@ -95,7 +98,7 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
   it("revoke(name) cuts the node off at once: its connections through the mesh fail within a second", async () => {
     const h = await Harness.builder()
       .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
-      .wireguard("remote", { ...on(lab.node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
+      .wireguard("remote", { ...on(lab.node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" }, startTimeoutMs: 20_000 })
       .start();
     harness = h;
     const local = h.envFor("remote").LOCAL_ADDR!;
@@ -114,7 +117,11 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     expect(toNode).toBe("failed");
     expect(Date.now() - revokedAt).toBeLessThan(2_500);
     expect((await h.mesh.peers())[0]).toMatchObject({ connected: false });
-  });
+    // For good: a restart does not bring it back (its health check cannot pass through the mesh).
+    const restarting = h.services.remote.restart();
+    await expect(restarting).rejects.toMatchObject({ code: "E_HEALTH_TIMEOUT" });
+    expect((await h.mesh.peers())[0]).toMatchObject({ connected: false });
+  }, 90_000);
 
   it("stopping a wireguard service removes its node's peer; teardown removes the hub and the node's interface", async () => {
     const h = await Harness.builder()
@@ -140,6 +147,20 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     expect((await lab.exec("load", ["ip", "-o", "link", "show", ifname])).code).not.toBe(0);
     expect((await lab.exec("load", ["ls", "/opt/harness"])).stdout).not.toContain(`.mesh-${runId}`);
     expect((await run("iptables", ["-S", "FORWARD"])).stdout).not.toContain(`meshbed-${runId}`);
+  });
+
+  it("takes the hub's endpoint from network.hubEndpoint, and listens on its port, on a subnet of the user's choice", async () => {
+    const load = lab.node("load");
+    const h = await Harness.builder({ network: { hubEndpoint: `${load.hostIp}:51999`, wireguardSubnet: "10.43.7.0/24", wireguardInterface: "wg-mbtest" } })
+      .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
+      .wireguard("remote", { ...on(load), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
+      .start();
+    harness = h;
+    expect(h.mesh.interfaceName).toBe("wg-mbtest");
+    expect((await run("wg", ["show", "wg-mbtest", "listen-port"])).stdout.trim()).toBe("51999");
+    expect(h.envFor("remote").LOCAL_ADDR).toBe(`10.43.7.1:${h.services.local.port}`);
+    expect(h.registry().remote!.addresses.wireguard).toBe("10.43.7.2:9000");
+    expect(await get(h.services.remote.addr, "/call/LOCAL_ADDR")).toBe(`${h.envFor("remote").LOCAL_ADDR} -> local`);
   });
 
   it("refuses a subnet that overlaps a route of the host, naming both, before anything starts", async () => {
@@ -168,5 +189,29 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     expect(result.message).toMatch(/setcap cap_net_admin\+ep|run the harness as root/);
     expect(fs.existsSync(marker)).toBe(false);
     expect(wireguardInterfaces()).toEqual(before);
+  });
+
+  it("reaps what a crashed run's mesh left: the hub interface, its iptables rule, the node's interface and dir", async () => {
+    const load = lab.node("load");
+    const child = spawn(NODE, ["--import", "tsx", fixture("mesh-crash.mts")], {
+      env: { ...process.env, LAB_NODE: JSON.stringify(on(load)) },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const { runId, ifname } = await new Promise<{ runId: string; ifname: string }>((resolve, reject) => {
+      child.stdout.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()) as { runId: string; ifname: string }));
+      child.once("exit", (code) => reject(new Error(`the crashing child exited early (${code})`)));
+    });
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    // wireguard-go outlives its harness, as after any crash.
+    expect(fs.existsSync(`/sys/class/net/${ifname}`)).toBe(true);
+    const record = listRuns().find((r) => r.runId === runId)!;
+    expect(record.state.resources.map((r) => r.kind)).toEqual(expect.arrayContaining(["mesh-hub", "mesh-sysctl", "mesh-iptables", "mesh-node"]));
+    const [report] = await reapOrphans([record]);
+    expect(report!.failed).toEqual([]);
+    expect(fs.existsSync(`/sys/class/net/${ifname}`)).toBe(false);
+    expect((await run("iptables", ["-S", "FORWARD"])).stdout).not.toContain(`meshbed-${runId}`);
+    expect((await lab.exec("load", ["ip", "-o", "link", "show", ifname])).code).not.toBe(0);
+    expect((await lab.exec("load", ["ls", "-A", "/opt/harness"])).stdout).not.toContain(`.mesh-${runId}`);
   });
 });

@@ -4,15 +4,17 @@
  * connection that fails during the fault and succeeds after it.
  */
 import { execFile, execFileSync } from "node:child_process";
+import fs from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, type HarnessEvent } from "../../src/public/index.js";
 import type { Lab, LabNode } from "../../src/public/lab.js";
 import { chainName } from "../../src/harness/partition.js";
+import { parseTopology } from "../../src/spec/yaml.js";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
-import { busyboxImage, dockerAvailable, testDocker, testRunId } from "../support/images.js";
+import { busyboxImage, dockerAvailable, leftovers, testDocker, testRunId } from "../support/images.js";
 import { labAvailable } from "../support/lab.js";
-import { alive, fixture } from "../support/process-tracker.js";
+import { alive, fixture, stateDirOf } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
 const HTTP_SERVER = fixture("http-server.mjs");
@@ -45,6 +47,16 @@ function hostChains(): string[] {
     .split("\n")
     .filter((l) => l.includes("MB-"));
 }
+
+describe("restart policy in the spec", () => {
+  it("takes `restart:` from YAML (snake_case) and the builder, with defaults", () => {
+    const spec = parseTopology(`services:\n  api:\n    restart:\n      policy: on-failure\n      max_retries: 5\n    target:\n      process:\n        binary: ${NODE}\n`);
+    expect(spec.services[0]!.restart).toEqual({ policy: "on-failure", maxRetries: 5, backoffMs: 200 });
+    const built = Harness.builder().process("api", { binary: NODE, restart: { policy: "on-failure" } }).toSpec();
+    expect(built.services[0]!.restart).toEqual({ policy: "on-failure", maxRetries: 3, backoffMs: 200 });
+    expect(Harness.builder().process("api", { binary: NODE, restart: { policy: "no" } }).toSpec().services[0]!.restart).toBeUndefined();
+  });
+});
 
 describe.skipIf(!ready)("faults", () => {
   let lab: Lab;
@@ -88,6 +100,10 @@ describe.skipIf(!ready)("faults", () => {
     // Killed, not failed: a restart by hand brings it back.
     await harness.services.p.restart();
     expect(await get(harness.services.p.addr, "/whoami")).toBe("p");
+    // Killed services stop cleanly: nothing of the run is left.
+    await harness.stop();
+    expect(fs.existsSync(stateDirOf(harness.runId))).toBe(false);
+    expect(await leftovers(harness.runId)).toEqual([]);
   });
 
   it("pause() freezes a process group, a container and a node service until resume()", async () => {
@@ -196,6 +212,46 @@ describe.skipIf(!ready)("faults", () => {
     await expect(harness.partition(["a"], ["nope" as "a"])).rejects.toMatchObject({ code: "E_CONFIG" });
     await expect(harness.partition(["a"], ["a"])).rejects.toMatchObject({ code: "E_CONFIG" });
   }, 120_000);
+
+  it("stop() removes a partition's rules without heal(), even on a node whose service was stopped first", async () => {
+    const runId = testRunId("fs");
+    const harness = await Harness.builder({ runId })
+      .process("a", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .remoteLan("r1", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8102 })
+      .remoteLan("r2", { ...on(lab.node("f2")), binary: NODE, args: [HTTP_SERVER], port: 8103 })
+      .start();
+    started.push(harness);
+    await harness.partition(["a", "r1"], ["r2"]);
+    expect((await lab.exec("f1", ["iptables", "-w", "-S"])).stdout).toContain(chainName(runId));
+    await harness.services.r1.stop();
+    await harness.stop();
+    expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
+    for (const node of ["f1", "f2"]) expect((await lab.exec(node, ["iptables", "-w", "-S"])).stdout).not.toContain(chainName(runId));
+  });
+
+  it("services without a port: the host keeps its loopback and its SSH connection to the node", async () => {
+    const runId = testRunId("fq");
+    const harness = await Harness.builder({ runId })
+      .process("t", { binary: NODE, args: [fixture("ticker.mjs")], env: { TICK_MS: "100" }, health: { logLine: "tick 1" } })
+      .process("w", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .remoteLan("u", { ...on(lab.node("f2")), binary: NODE, args: [fixture("ticker.mjs")], env: { TICK_MS: "100" }, health: { logLine: "tick 1" } })
+      .start();
+    started.push(harness);
+    await harness.partition(["t", "w"], ["u"]);
+    expect(await get(harness.services.w.addr, "/whoami")).toBe("w");
+    // The node's log still streams over the harness's SSH connection.
+    const seen = (await harness.services.u.status()).state;
+    const tail = async () => {
+      const lines: string[] = [];
+      for await (const l of harness.services.u.logs({ tail: 1 })) lines.push(l.line);
+      return lines.at(-1);
+    };
+    const first = await tail();
+    await expect.poll(tail, { timeout: 5_000 }).not.toBe(first);
+    expect(seen).toBe("healthy");
+    await harness.heal();
+    expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
+  });
 
   it("a crashed run's partition rules are removed by the reaper, on the host and on the node", async () => {
     const runId = testRunId("fc");

@@ -77,7 +77,8 @@ describe.skipIf(!ready)("a harness SIGKILLed at random points", () => {
       // Until the state dir exists the child is only loading; from then on, anywhere in start or run.
       await expect.poll(() => fs.existsSync(stateDirOf(runId)) || child.exitCode !== null, { timeout: 30_000, interval: 5 }).toBe(true);
       expect(child.exitCode, out).toBe(null);
-      await sleep(Math.floor(Math.random() * 3_500));
+      // Half the kills within the first 1.5 s (mostly during the start), half anywhere in 3.5 s.
+      await sleep(Math.floor(Math.random() * (i % 2 === 0 ? 1_500 : 3_500)));
       child.kill("SIGKILL");
       await new Promise((resolve) => child.once("exit", resolve));
       points.push(`${Date.now() - spawnedAt} ms${out.includes("started") ? " (running)" : " (starting)"}`);

@@ -7,13 +7,15 @@ const server = fileURLToPath(new URL("../../shared/server.mjs", import.meta.url)
 
 // A topology of this file's own, beside the global one: started when a test first asks for
 // `topology`, stopped after this file's last test. Its value is the typed Harness itself.
-const test = base.extend({
-  topology: harnessFixture(() =>
+const test = base.extend(
+  "topology",
+  { scope: "file" },
+  harnessFixture(() =>
     Harness.builder()
       .process("worker", { binary: process.execPath, args: [server], port: 0, health: { http: "/health" } })
       .process("queue", { binary: process.execPath, args: [server], port: 0, health: { http: "/health" } }),
   ),
-});
+);
 
 test("the file's own topology is started for it", async ({ topology }) => {
   expect(await (await fetch(`http://${topology.services.worker.addr}/whoami`)).text()).toBe("worker");

@@ -64,20 +64,6 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
   const name = containerName(launch.runId, service.name);
   const ports = launch.published;
   const container = await (launch.created ?? createContainer(launch, service));
-    name,
-    Image: launch.image,
-    Env: Object.entries(service.env).map(([key, value]) => `${key}=${value}`),
-    Cmd: target.hasCommand ? [...service.args] : undefined,
-    Entrypoint: entrypointOf(service),
-    Labels: { [RUN_LABEL]: launch.runId, [SERVICE_LABEL]: service.name },
-    ExposedPorts: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, {}])),
-    HostConfig: {
-      NetworkMode: launch.network,
-      Init: target.init,
-      // `Mounts` (unlike `Binds`) refuses a missing source instead of creating a directory there.
-      Mounts: launch.hostEnvFile ? [{ Type: "bind", Source: launch.hostEnvFile, Target: service.envFile, ReadOnly: true }] : [],
-      PortBindings: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, [{ HostIp: launch.bindHost, HostPort: String(p.host) }]])),
-    },
   const id = container.id;
   context.state.record({ kind: "docker-container", service: service.name, id, name });
   const remove = async () => {
@@ -105,8 +91,11 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
     await remove().catch(() => {});
     throw error;
   }
-  const logs = await followContainerLogs(container, context.log).catch(() => undefined);
+  // Not awaited: the probe need not wait for the engine to answer the follow (the log replays from
+  // the container's first line whenever the follow opens).
+  const following = followContainerLogs(container, context.log).catch(() => undefined);
   const exited = waitExit(container).then(async (info) => {
+    const logs = await following;
     await Promise.race([logs?.ended, sleep(LOG_DRAIN_MS, undefined, { ref: false })]);
     logs?.close();
     context.log.flush();

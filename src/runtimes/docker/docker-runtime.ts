@@ -7,7 +7,7 @@ import type { ServiceSpec } from "../../spec/types.js";
 import type { Resource, RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { checkHostFiles } from "./container-files.js";
-import { entrypointOf, startContainer } from "./container.js";
+import { type ContainerLaunch, createContainer, entrypointOf, startContainer } from "./container.js";
 import type { DockerTarget } from "./docker-options.js";
 import { removeDockerNow } from "./docker-reaper.js";
 import { type Engine, connectEngine, engineMessage } from "./engine.js";
@@ -40,6 +40,8 @@ export class DockerRuntime implements Runtime {
   readonly #images = new Map<string, ResolvedImage>();
   /** Service → the ports it publishes (container → host), its primary port first. */
   readonly #published = new Map<string, HostMapping[]>();
+  /** Service → its container, created in `prepare` for its first start. */
+  readonly #created = new Map<string, Promise<import("dockerode").Container>>();
   /** Tags of images this run built: removed by `dispose`. */
   readonly #built = new Set<string>();
   #state: RunState | undefined;
@@ -95,6 +97,8 @@ export class DockerRuntime implements Runtime {
    * Pulls or builds every image (a missing one fails the run before anything starts) and begins
    * creating the run network, which each container waits for only just before it starts: the engine
    * creates containers, and other targets start their services, while the network is made.
+   * Every container is created here too, as soon as its image is ready: a service of a later
+   * dependency level then costs only its start once its dependencies are healthy.
    */
   async prepare(plan: Plan): Promise<void> {
     const services = Object.values(plan.services).filter((s) => s.target === "docker");
@@ -105,35 +109,51 @@ export class DockerRuntime implements Runtime {
     });
     // Awaited by each start and by dispose; not a rejection nobody handles meanwhile.
     this.#networkReady.catch(() => {});
-    const results = await Promise.allSettled(services.map((s) => this.#resolveImage(s, plan.runId, signal)));
+    const results = await Promise.allSettled(services.map((s) => this.#resolveImage(s, plan.runId, signal).then(() => this.#createAhead(s, plan))));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failure) throw failure.reason;
   }
 
   async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
     this.#recordRunResources(context.state);
+    const launch = this.#launch(service, context.plan);
+    // Created ahead for the first start only: a restart creates a new one.
+    const created = this.#created.get(service.name);
+    this.#created.delete(service.name);
+    log(`start ${service.name}: image ${launch.image}, network ${launch.network} at ${launch.ip}, env ${Object.keys(service.env).join(",")}${created ? ", created ahead" : ""}`);
+    return startContainer({ ...launch, ...(created && { created }) }, service, context);
+  }
+
+  /** Everything the plan and `prepare` decided for the service's container. */
+  #launch(service: PlannedService, plan: Plan): ContainerLaunch {
     const image = this.#images.get(service.name);
     if (!image || !this.#network || !this.#networkReady) {
       throw new Error(`meshbed: docker service "${service.name}" started before the runtime was prepared`);
     }
-    const remote = Object.values(context.plan.services).some((s) => s.placement.location === "lan" || s.placement.location === "wireguard");
-    log(`start ${service.name}: image ${image.ref}, network ${this.#network.name} at ${this.#network.ips[service.name]}, env ${Object.keys(service.env).join(",")}`);
-    return startContainer(
-      {
-        docker: this.#docker(),
-        runId: context.plan.runId,
-        network: this.#network.name,
-        networkReady: this.#networkReady,
-        ip: this.#network.ips[service.name]!,
-        image: image.ref,
-        imageConfig: image.config,
-        published: this.#published.get(service.name) ?? [],
-        bindHost: remote ? "0.0.0.0" : "127.0.0.1",
-        hostEnvFile: this.#engine!.local ? path.resolve(service.dir, "service.env") : undefined,
-      },
-      service,
-      context,
-    );
+    const remote = Object.values(plan.services).some((s) => s.placement.location === "lan" || s.placement.location === "wireguard");
+    return {
+      docker: this.#docker(),
+      runId: plan.runId,
+      network: this.#network.name,
+      networkReady: this.#networkReady,
+      ip: this.#network.ips[service.name]!,
+      image: image.ref,
+      imageConfig: image.config,
+      published: this.#published.get(service.name) ?? [],
+      bindHost: remote ? "0.0.0.0" : "127.0.0.1",
+      hostEnvFile: this.#engine!.local ? path.resolve(service.dir, "service.env") : undefined,
+    };
+  }
+
+  /**
+   * Creates the container now, for `start` to use. A container created but never started (the run
+   * failed first) carries the run's label: `dispose`, or the reaper after a crash, removes it.
+   */
+  #createAhead(service: PlannedService, plan: Plan): void {
+    const created = createContainer(this.#launch(service, plan), service);
+    // Awaited by `start`; a service never started must not leave a rejection nobody handles.
+    created.catch(() => {});
+    this.#created.set(service.name, created);
   }
 
   /** Removes whatever of the run is left: containers (by label), the network, built images. */
@@ -148,6 +168,9 @@ export class DockerRuntime implements Runtime {
     const errors: string[] = [];
     // A network still being made would be left behind.
     await this.#networkReady?.catch(() => {});
+    // Nor may a container still being created ahead for a service that never started.
+    await Promise.allSettled(this.#created.values());
+    this.#created.clear();
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${this.#runId}`] } });
     for (const info of leftovers) {
       await docker

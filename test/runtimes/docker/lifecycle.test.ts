@@ -66,7 +66,8 @@ describe.skipIf(!ready)("docker: a mixed topology's lifecycle", () => {
     const state = JSON.parse(fs.readFileSync(path.join(os.tmpdir(), `harness-${runId}`, "state.json"), "utf8")) as {
       resources: { kind: string }[];
     };
-    expect(state.resources.map((r) => r.kind).sort()).toEqual(["docker-container", "docker-network", "process"]);
+    // docker-run: the run's label, recorded before the network (src/harness/run.ts), for the reaper.
+    expect(state.resources.map((r) => r.kind).sort()).toEqual(["docker-container", "docker-network", "docker-run", "process"]);
 
     await harness.stop();
     expect(await leftovers(runId)).toEqual([]);
