@@ -19,8 +19,9 @@ export function startChart(rows: readonly ComparisonRow[], subtitle: string): st
   const x1 = Math.max(10, ...xs);
   const y0 = 10 ** Math.floor(Math.log10(Math.min(10, ...ys)));
   const y1 = 10 ** Math.ceil(Math.log10(Math.max(100, ...ys)));
-  const px = (x: number) => M.left + ((Math.log10(x) - Math.log10(x0)) / (Math.log10(x1) - Math.log10(x0))) * (W - M.left - M.right);
-  const py = (y: number) => H - M.bottom - ((Math.log10(y) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0))) * (H - M.top - M.bottom);
+  const at = (v: number) => Math.round(v * 10) / 10;
+  const px = (x: number) => at(M.left + ((Math.log10(x) - Math.log10(x0)) / (Math.log10(x1) - Math.log10(x0))) * (W - M.left - M.right));
+  const py = (y: number) => at(H - M.bottom - ((Math.log10(y) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0))) * (H - M.top - M.bottom));
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -46,9 +47,9 @@ export function startChart(rows: readonly ComparisonRow[], subtitle: string): st
     const color = COLORS[i % COLORS.length]!;
     const line = points.filter((r) => r.series === name).sort((a, b) => a.services! - b.services!);
     const dash = name.includes("meshbed") ? "" : ` stroke-dasharray="5 3"`;
-    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${line.map((r) => `${px(r.services!).toFixed(1)},${py(r.medianMs).toFixed(1)}`).join(" ")}"/>`);
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${line.map((r) => `${px(r.services!)},${py(r.medianMs)}`).join(" ")}"/>`);
     for (const r of line) {
-      out.push(`<circle cx="${px(r.services!).toFixed(1)}" cy="${py(r.medianMs).toFixed(1)}" r="3.5" fill="${color}"><title>${escape(`${name}, ${r.services} services: ${r.medianMs} ms (min ${r.minMs}, max ${r.maxMs}, ${r.runs} runs)`)}</title></circle>`);
+      out.push(`<circle cx="${px(r.services!)}" cy="${py(r.medianMs)}" r="3.5" fill="${color}"><title>${escape(`${name}, ${r.services} services: ${r.medianMs} ms (min ${r.minMs}, max ${r.maxMs}, ${r.runs} runs)`)}</title></circle>`);
     }
     const ly = M.top + 8 + i * 18;
     out.push(`<line x1="${W - M.right + 14}" x2="${W - M.right + 38}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);

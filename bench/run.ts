@@ -1,8 +1,9 @@
 /**
  * `npm run bench [figure…]`: runs every figure in bench/figures (or the named ones), prints a
  * table, and writes bench/results.json, bench/RESULTS.md and bench/start-vs-services.svg. Results
- * are merged by figure: rerunning one figure replaces its rows and keeps the others'. Ratios, not
- * absolute times, are what to read: these machines are shared and noisy.
+ * are merged by figure: rerunning one figure replaces its rows and keeps the others'.
+ * `npm run bench -- --report` runs nothing and writes RESULTS.md and the chart from results.json.
+ * Ratios, not absolute times, are what to read: these machines are shared and noisy.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -20,14 +21,15 @@ interface FigureResult {
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsFile = path.join(here, "results.json");
-const wanted = process.argv.slice(2);
+const reportOnly = process.argv.includes("--report");
+const wanted = process.argv.slice(2).filter((a) => a !== "--report");
 const all = fs.readdirSync(path.join(here, "figures")).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort();
 const unknown = wanted.filter((w) => !all.includes(w));
 if (unknown.length > 0) {
   console.error(`bench: no figure ${unknown.map((u) => `"${u}"`).join(", ")}; figures: ${all.join(", ")}`);
   process.exit(2);
 }
-const figures = wanted.length > 0 ? wanted : all;
+const figures = reportOnly ? [] : wanted.length > 0 ? wanted : all;
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, Linux ${os.release()}`;
 
 // Earlier results of the figures not run now are kept (a results.json of the old format is dropped).

@@ -4,6 +4,8 @@ import type { HarnessEvent } from "../spec/types.js";
 export interface ProgressOutput {
   write(text: string): unknown;
   isTTY?: boolean;
+  /** The terminal's width: a live line longer than it would wrap, and rewriting in place would miss. */
+  columns?: number;
 }
 
 const MARKS: Partial<Record<HarnessEvent["state"], string>> = { waiting: "·", starting: "…", healthy: "✓", failed: "✗", exited: "✗", stopping: "…", stopped: "-" };
@@ -54,8 +56,12 @@ export class StartProgress {
 
   #format(event: HarnessEvent): string {
     const where = event.state === "healthy" && event.addr ? ` ${event.addr}` : "";
-    const why = event.error ? `: ${event.error.message.split("\n")[0]}` : "";
-    const state = this.#live ? `\u001b[${COLORS[event.state] ?? 0}m${MARKS[event.state] ?? " "} ${event.state}\u001b[0m` : event.state;
-    return `  ${event.service.padEnd(20)} ${state}${where}${why}`;
+    let why = event.error ? `: ${event.error.message.split("\n")[0]}` : "";
+    if (!this.#live) return `  ${event.service.padEnd(20)} ${event.state}${where}${why}`;
+    const name = `  ${event.service.padEnd(20)} `;
+    const state = `${MARKS[event.state] ?? " "} ${event.state}`;
+    const room = (this.#out.columns ?? Infinity) - 1 - name.length - state.length - where.length;
+    if (why.length > room) why = `${why.slice(0, Math.max(0, room - 1))}…`;
+    return `${name}\u001b[${COLORS[event.state] ?? 0}m${state}\u001b[0m${where}${why}`;
   }
 }

@@ -17,8 +17,14 @@ export const SSHD = "/usr/sbin/sshd";
  * only as long as a process of the node does: nothing to undo on the host.
  */
 const NODE_SCRIPT = String.raw`set -eu
-dir=$1 ip=$2 user=$3 home=$4 uid=$5 gid=$6
+dir=$1 ip=$2 user=$3 home=$4 uid=$5 gid=$6 share=$7
 cd "$dir"
+# The harness's working dir (a checkout under /root or /tmp, say) must stay visible on the node:
+# held open now, bound back at its own path once the private mounts hide it.
+case "$share" in
+  /run/*|/tmp/*|/opt/harness/*|"$home"|"$home"/*) exec 3<"$share" ;;
+  *) share="" ;;
+esac
 mount -t tmpfs -o mode=0755 mb-run /run
 mkdir -p /run/sshd "$dir"
 # The cwd still is the node's dir under the hidden /run: bind it back at its own path.
@@ -31,6 +37,11 @@ if [ "$user" != root ] && [ -d /etc/sudoers.d ]; then
   mount -t tmpfs -o mode=0755 mb-sudoers /etc/sudoers.d
   printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > /etc/sudoers.d/meshbed-lab
   chmod 0440 /etc/sudoers.d/meshbed-lab
+fi
+if [ -n "$share" ]; then
+  mkdir -p "$share"
+  mount --no-canonicalize --bind /proc/self/fd/3 "$share"
+  exec 3<&-
 fi
 exec ${SSHD} -D -e -f /dev/null -h "$dir/host_key" -o ListenAddress="$ip" -o PidFile=none \
   -o AuthorizedKeysFile="$dir/authorized_keys" -o StrictModes=no -o UsePAM=no -o LogLevel=VERBOSE \
@@ -88,7 +99,7 @@ export async function startSshd(launch: SshdLaunch, onPid: (pid: number) => void
   const fd = fs.openSync(log, "a", 0o600);
   const { account } = launch;
   const args = ["netns", "exec", launch.namespace, "sh", "-c", NODE_SCRIPT, "sh", launch.dir, launch.ip, account.user, account.home];
-  const child = spawn("ip", [...args, String(account.uid), String(account.gid)], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn("ip", [...args, String(account.uid), String(account.gid), process.cwd()], { detached: true, stdio: ["ignore", fd, fd] });
   fs.closeSync(fd);
   child.unref();
   const pid = child.pid;

@@ -81,6 +81,9 @@ export class RunState {
 
   /** Writes what test files and `meshbed status` read once every service is healthy. */
   writeDescriptor(descriptor: unknown): void {
+    // A reader that sees the descriptor (`up --detach`, then `meshbed status`) must see every
+    // service healthy: the states noted this turn go out first.
+    if (this.#pending) this.#save();
     this.writePrivate(path.join(this.dir, "descriptor.json"), JSON.stringify(descriptor, null, 2));
   }
 

@@ -165,6 +165,13 @@ describe("meshbed up: the live state of each service", () => {
     progress.finish();
     progress.update({ service: "b", state: "stopping" });
     expect(tty.endsWith("\u001b[33m… stopping\u001b[0m\n")).toBe(true);
+
+    // A live line never wraps: a long error is cut to the terminal's width.
+    let narrow = "";
+    const cut = new StartProgress({ write: (t: string) => (narrow += t), isTTY: true, columns: 50 });
+    cut.update({ service: "a", state: "failed", error: new Error("x".repeat(200)) });
+    expect(narrow.replace(/\u001b\[[0-9;]*m/g, "").trimEnd()).toHaveLength(49);
+    expect(narrow).toContain("x…");
   });
 });
 

@@ -98,7 +98,7 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
   it("revoke(name) cuts the node off at once: its connections through the mesh fail within a second", async () => {
     const h = await Harness.builder()
       .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
-      .wireguard("remote", { ...on(lab.node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" }, startTimeoutMs: 20_000 })
+      .wireguard("remote", { ...on(lab.node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { logLine: "listening on" } })
       .start();
     harness = h;
     const local = h.envFor("remote").LOCAL_ADDR!;
@@ -117,11 +117,11 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     expect(toNode).toBe("failed");
     expect(Date.now() - revokedAt).toBeLessThan(2_500);
     expect((await h.mesh.peers())[0]).toMatchObject({ connected: false });
-    // For good: a restart does not bring it back (its health check cannot pass through the mesh).
-    const restarting = h.services.remote.restart();
-    await expect(restarting).rejects.toMatchObject({ code: "E_HEALTH_TIMEOUT" });
+    // For good: a restart does not bring it back.
+    await h.services.remote.restart();
     expect((await h.mesh.peers())[0]).toMatchObject({ connected: false });
-  }, 90_000);
+    expect(await get(h.services.remote.addr, "/whoami", 1_000).catch(() => "failed")).toBe("failed");
+  });
 
   it("stopping a wireguard service removes its node's peer; teardown removes the hub and the node's interface", async () => {
     const h = await Harness.builder()

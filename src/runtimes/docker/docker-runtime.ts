@@ -13,7 +13,7 @@ import { removeDockerNow } from "./docker-reaper.js";
 import { type Engine, connectEngine, engineMessage } from "./engine.js";
 import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
 import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./published-ports.js";
-import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, planNetwork, removeNetwork } from "./run-network.js";
+import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, hostRoutes, planNetwork, removeNetwork } from "./run-network.js";
 
 const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
 const log = debugFor("docker");
@@ -48,10 +48,12 @@ export class DockerRuntime implements Runtime {
 
   async gatherFacts(services: readonly ServiceSpec[], context: FactsContext): Promise<FactsContribution> {
     const names = services.map((s) => s.name);
+    // `ip route` runs while the engine answers its ping: a spawn blocks the event loop for ms.
+    const routes = hostRoutes();
     const engine = await this.#connect(names);
     this.#runId = context.runId;
     const mesh = context.spec.options.network?.wireguardSubnet ?? DEFAULT_MESH_SUBNET;
-    this.#network = await planNetwork(engine.docker, context.runId, names, [mesh]);
+    this.#network = await planNetwork(engine.docker, context.runId, names, [mesh], routes);
 
     const taken = new Set(context.takenPorts);
     await checkFixedHostPorts(services, taken);

@@ -23,17 +23,19 @@ export const SERVICE_LABEL = "meshbed.service";
 /**
  * Chooses the run network's subnet so that it overlaps none of the host's routes, none of the
  * engine's networks, the resolvers of /etc/resolv.conf and the mesh's subnet; gives each service an
- * address on it. Reads only.
+ * address on it. Reads only. `routes` may be read ahead (`hostRoutes()`), while the engine is pinged.
  */
 export async function planNetwork(
   docker: Docker,
   runId: string,
   services: readonly string[],
   avoid: readonly string[],
+  routes: Promise<Cidr[]> = hostRoutes(),
 ): Promise<PlannedNetwork> {
-  const [routes, networks] = await Promise.all([hostRoutes(), engineSubnets(docker)]);
+  const [networks, hostNets] = await Promise.all([engineSubnets(docker), routes]);
+  const all = [...hostNets, ...networks];
   const extra = [...avoid, ...nameservers()].map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined);
-  const subnet = chooseSubnet([...routes, ...networks, ...extra], services.length, seededRandom(runId));
+  const subnet = chooseSubnet([...all, ...extra], services.length, seededRandom(runId));
   if (!subnet) {
     throw new StartError(
       `No free subnet for the docker network of run ${runId}: every candidate overlaps a route of this host or a docker network; remove unused docker networks (\`docker network prune\`)`,
@@ -94,8 +96,8 @@ function seededRandom(runId: string): () => number {
 
 const run = promisify(execFile);
 
-/** The host's routes in every table; `/proc/net/route` when `ip` is not installed. */
-async function hostRoutes(): Promise<Cidr[]> {
+/** The host's routes in every table; `/proc/net/route` when `ip` is not installed. Never rejects. */
+export async function hostRoutes(): Promise<Cidr[]> {
   try {
     const { stdout } = await run("ip", ["-4", "route", "show", "table", "all"], { timeout: 5_000 });
     return parseIpRoutes(stdout);

@@ -144,7 +144,7 @@ describe.skipIf(!labAvailable())("remote_lan on lab nodes", () => {
     expect(seen.filter((l) => l.startsWith("stdout")).slice(0, 3)).toEqual(["stdout: line 1", "stdout: line 2", "stdout: line 3"]);
     expect(seen).toContain("stderr: warning: this line goes to stderr");
     // A non-root user: the dir under the root-owned /opt/harness was made with sudo, and is the user's.
-    expect((await lab.exec("n2", ["stat", "-c", "%U %a", "/opt/harness/ticker"])).stdout.trim()).toBe("mbuser 755");
+    expect((await lab.exec("n2", ["stat", "-c", "%U %a", "/opt/harness/ticker"])).stdout.trim()).toBe("mbuser 700");
     expect((await lab.exec("n2", ["stat", "-c", "%U %a", "/opt/harness/ticker/service.env"])).stdout.trim()).toBe("mbuser 600");
     expect((await extraProcesses(lab, "n2")).some((p) => p.args.includes(TICKER))).toBe(true);
 
