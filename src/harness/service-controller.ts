@@ -120,6 +120,9 @@ export class ServiceController {
       // Stopped, or started by hand, meanwhile.
       if (abort.signal.aborted || this.#state !== "exited") return;
       this.#restarts++;
+      // What the exited instance left (a grandchild in its group, an exited container, its node dir) goes first.
+      await this.#running?.stop(this.service.spec.stopTimeoutMs).catch(() => {});
+      if (abort.signal.aborted || this.#state !== "exited") return;
       this.log.push("stderr", `[meshbed] restarting "${this.service.name}" after it exited (${describeExit(this.#exit)}), attempt ${this.#restarts} of ${policy.maxRetries}`);
       try {
         await this.start(new AbortController().signal);

@@ -2,6 +2,7 @@ import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
 import type { ServiceMap } from "../spec/builder.js";
 import type { HarnessEvent, StartOptions, TopologySpec } from "../spec/types.js";
 import { debugFor } from "../debug.js";
+import { deadlineSignal } from "../host/deadline-signal.js";
 import { reapOrphans } from "../state/reap.js";
 import { RunState } from "../state/run-state.js";
 import { Harness } from "./harness.js";
@@ -27,8 +28,8 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
     throw error;
   }
 
-  const signals = [options.signal, options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs)];
-  const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+  const deadline = options.timeoutMs === undefined ? undefined : deadlineSignal(options.timeoutMs, options.signal);
+  const signal = deadline?.signal ?? options.signal ?? new AbortController().signal;
   const state = RunState.create(plan.runDir, plan.runId);
   const emit = (event: HarnessEvent) => {
     log(`${event.service}: ${event.state}${event.addr && event.state === "healthy" ? ` at ${event.addr}` : ""}${event.error ? ` (${event.error.message.split("\n")[0]})` : ""}`);
@@ -40,7 +41,9 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
   const run = new Run(plan, state, runtimes, emit);
   try {
     await run.startAll(signal);
+    deadline?.clear();
   } catch (error) {
+    deadline?.clear();
     await run.stop().catch((stopError: unknown) => {
       if (error instanceof Error) (error as Error & { stopError?: unknown }).stopError = stopError;
     });

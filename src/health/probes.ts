@@ -1,5 +1,6 @@
 import http from "node:http";
 import net from "node:net";
+import { deadlineSignal } from "../host/deadline-signal.js";
 import type { LogLine, ServiceLog } from "../logs/service-log.js";
 import type { PlannedService } from "../plan/plan.js";
 import type { RunningService } from "../runtimes/runtime.js";
@@ -59,26 +60,28 @@ function logLineProbe(log: ServiceLog, from: number, pattern: RegExp | string): 
 }
 
 export function tcpCheck(host: string, port: number, signal: AbortSignal): Promise<true | string> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port, signal: AbortSignal.any([signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]) });
+  const attempt = deadlineSignal(ATTEMPT_TIMEOUT_MS, signal);
+  return new Promise<true | string>((resolve) => {
+    const socket = net.connect({ host, port, signal: attempt.signal });
     socket.once("connect", () => {
       socket.destroy();
       resolve(true);
     });
     socket.once("error", (error: NodeJS.ErrnoException) => resolve(`connection failed (${error.code ?? error.message})`));
-  });
+  }).finally(attempt.clear);
 }
 
 function httpCheck(url: string, accepted: number[] | undefined, signal: AbortSignal): Promise<true | string> {
-  return new Promise((resolve) => {
-    const request = http.get(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS)]), agent: false }, (response) => {
+  const attempt = deadlineSignal(ATTEMPT_TIMEOUT_MS, signal);
+  return new Promise<true | string>((resolve) => {
+    const request = http.get(url, { signal: attempt.signal, agent: false }, (response) => {
       response.resume();
       const status = response.statusCode ?? 0;
       const ok = accepted ? accepted.includes(status) : status >= 200 && status < 300;
       resolve(ok ? true : `it answered ${status}`);
     });
     request.once("error", (error: NodeJS.ErrnoException) => resolve(`request failed (${error.code ?? error.message})`));
-  });
+  }).finally(attempt.clear);
 }
 
 function splitAddr(addr: string): [string, number] {

@@ -17,7 +17,7 @@ import {
   saveState,
   withLabLock,
 } from "./lab-state.js";
-import { addressIn, chooseLabSubnets, prefixOf, routeDestinations } from "./lab-subnets.js";
+import { addressIn, chooseLabSubnets, parseCidr, prefixOf, routeDestinations } from "./lab-subnets.js";
 import { wireNatNode } from "./lab-nat.js";
 
 export type { LabNode, LabNodeOptions, LabOptions } from "./lab-options.js";
@@ -48,6 +48,13 @@ export class Lab {
     await Lab.reap(root);
     const state = await withLabLock(root, async () => {
       const taken = routeDestinations(await mustRun("ip", ["-4", "route", "show", "table", "all"]));
+      // A lab still being built has no routes yet: its recorded subnets are taken too.
+      for (const other of listStates(root)) {
+        for (const subnet of Object.values(other.subnets ?? {})) {
+          const cidr = parseCidr(subnet);
+          if (cidr) taken.push(cidr);
+        }
+      }
       const subnets = chooseLabSubnets(taken);
       if (!subnets) throw new HarnessError("No free /22 is left in 10.240.0.0/12 for a lab: destroy other labs (`meshbed lab down`)", { code: "E_LAB" });
       const id = options.id ?? newLabId(root);

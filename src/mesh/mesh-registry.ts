@@ -51,3 +51,8 @@ export function meshOf(runId: string): MeshControl {
 export function hasMesh(runId: string): boolean {
   return meshes.has(runId);
 }
+
+/** The mesh of a run, if it has one (for the runtimes). */
+export function findMesh(runId: string): MeshControl | undefined {
+  return meshes.get(runId);
+}

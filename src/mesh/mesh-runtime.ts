@@ -18,6 +18,7 @@ import { hostCommand } from "./host-command.js";
 import { Hub } from "./hub.js";
 import { Mesh, meshInterfaceName } from "./mesh.js";
 import { DEFAULT_MESH_SUBNET, type MeshMember, allocateMesh, checkMeshSubnet, routesWithLines } from "./mesh-plan.js";
+import { onMesh } from "./mesh-peer.js";
 import { checkHubPrivilege, hubImplementation } from "./privilege.js";
 
 export class MeshRuntime implements Runtime {
@@ -27,7 +28,6 @@ export class MeshRuntime implements Runtime {
   #runId = "";
   #mesh: Mesh | undefined;
   #state: RunState | undefined;
-  readonly #running = new Set<string>();
 
   /**
    * The nodes' addresses (from the SSH runtime), then the mesh's: the subnet checked against the
@@ -72,25 +72,8 @@ export class MeshRuntime implements Runtime {
   }
 
   async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
-    const mesh = this.#mesh;
-    if (!mesh) throw new Error(`meshbed: wireguard service "${service.name}" started before the mesh was made`);
-    await mesh.addPeerFor(service.name);
-    const running = await this.#ssh.start(service, context);
-    this.#running.add(service.name);
-    return {
-      ...running,
-      exited: running.exited,
-      info: () => running.info(),
-      stop: async (graceMs) => {
-        try {
-          await running.stop(graceMs);
-        } finally {
-          this.#running.delete(service.name);
-          // A stopped service's node leaves the mesh (when nothing else of it runs).
-          await mesh.removePeerFor(service.name, (s) => this.#running.has(s));
-        }
-      },
-    };
+    if (!this.#mesh) throw new Error(`meshbed: wireguard service "${service.name}" started before the mesh was made`);
+    return onMesh(context.plan.runId, service.name, () => this.#ssh.start(service, context));
   }
 
   async dispose(): Promise<void> {

@@ -75,6 +75,8 @@ export class Mesh implements MeshControl {
   readonly subnet: string;
   readonly #nodes = new Map<string, MeshNode>();
   readonly #byService = new Map<string, MeshNode>();
+  /** The services of the mesh's nodes that run now. */
+  readonly #running = new Set<string>();
   #hub: Hub | undefined;
   #hubKeys = generateKeyPair();
   #down: Promise<void> | undefined;
@@ -181,16 +183,23 @@ export class Mesh implements MeshControl {
     });
   }
 
-  /** Makes the node of `service` a peer of the hub again (after a stop, on a restart), unless it was revoked. */
-  async addPeerFor(service: string): Promise<void> {
+  /** Whether `service` runs on a node of the mesh (a WireGuard node, or a LAN node that joined). */
+  has(service: string): boolean {
+    return this.#byService.has(service);
+  }
+
+  /** A service is starting: its node is (again) a peer of the hub, unless it was revoked. */
+  async serviceStarting(service: string): Promise<void> {
+    this.#running.add(service);
     const node = this.#byService.get(service);
     if (node && !node.peered && !node.revoked) await this.#peer(node);
   }
 
-  /** Removes the node of `service` from the hub once none of its services runs any more. */
-  async removePeerFor(service: string, stillRunning: (service: string) => boolean): Promise<void> {
+  /** A service stopped: its node leaves the hub once none of its services runs. */
+  async serviceStopped(service: string): Promise<void> {
+    this.#running.delete(service);
     const node = this.#byService.get(service);
-    if (!node || !node.peered || node.services.some((s) => s !== service && stillRunning(s))) return;
+    if (!node || !node.peered || node.services.some((s) => this.#running.has(s))) return;
     await this.#unpeer(node);
   }
 

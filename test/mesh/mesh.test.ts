@@ -80,6 +80,14 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     expect(await get(h.services["load-gen"].addr, "/call/API_SERVER_ADDR")).toBe(`${apiMesh} -> api-server`);
     // The load node has no other way to them.
     expect(await fetchFromNode(lab, "load", `http://${db.host}:5432/whoami`, 1_000)).toBe("failed");
+    // A LAN node leaves the mesh when its last service stops; the others stay.
+    await h.services.postgres.stop();
+    const peers = await h.mesh.peers();
+    expect(peers.find((p) => p.services.includes("postgres"))).toMatchObject({ connected: false });
+    expect(peers.find((p) => p.services.includes("api-server"))).toMatchObject({ connected: true });
+    await h.services.postgres.restart();
+    expect((await h.mesh.peers()).find((p) => p.services.includes("postgres"))).toMatchObject({ connected: true });
+    expect(await get(h.services["load-gen"].addr, "/call/POSTGRES_ADDR")).toBe(`${pgMesh} -> postgres`);
   });
 
   it("creates no interface without a wireguard service", async () => {

@@ -153,6 +153,30 @@ describe.skipIf(!ready)("faults", () => {
     expect((await harness.services.p.status()).state).toBe("exited");
   });
 
+  it("restarts a crashed container and a crashed node service too, on the same address", async () => {
+    const restart = { policy: "on-failure", maxRetries: 2, backoffMs: 50 } as const;
+    const events: string[] = [];
+    const harness = await Harness.builder({ runId: testRunId("fw") })
+      .docker("c", { image, port: 8080, restart })
+      .remoteLan("r", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8104, restart })
+      .start({ onEvent: (e) => events.push(`${e.service} ${e.state}${e.error ? ` ${e.error.message.split("\n")[0]}` : ""}`) });
+    started.push(harness);
+    const before = { c: (await harness.services.c.status()).containerId, r: (await harness.services.r.status()).pid };
+    // Crashes from outside the harness: the engine kills the container, the node kills the group.
+    execFileSync("docker", ["kill", `mb-${harness.runId}-c`]);
+    // (The lab's nodes share the host's pid namespace: the node's group is signalled from here.)
+    process.kill(-before.r!, "SIGKILL");
+    for (const name of ["c", "r"] as const) {
+      await expect.poll(async () => { const st = await harness.services[name].status(); return `${st.state} ${st.restarts}`; }, { timeout: 15_000, message: events.join("; ") }).toBe("healthy 1");
+      expect(await get(harness.services[name].addr, "/whoami")).toBe(name);
+    }
+    expect((await harness.services.c.status()).containerId).not.toBe(before.c);
+    expect((await harness.services.r.status()).pid).not.toBe(before.r);
+    await harness.stop();
+    expect(await leftovers(harness.runId)).toEqual([]);
+    expect((await lab.exec("f1", ["sh", "-c", "ls -A /opt/harness"])).stdout.trim()).toBe("");
+  });
+
   it("partition() parts processes, containers and node services both ways; heal() restores every path and leaves no rule", async () => {
     const runId = testRunId("fn");
     const f1 = lab.node("f1");

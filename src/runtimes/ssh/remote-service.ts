@@ -1,4 +1,5 @@
 import os from "node:os";
+import { deadlineSignal } from "../../host/deadline-signal.js";
 import path from "node:path";
 import { HarnessError, StartError } from "../../errors.js";
 import type { ServicePackage } from "../../package/package-archive.js";
@@ -167,8 +168,11 @@ export async function startRemoteService(
   };
   if (pkg?.hasHealthScript) {
     running.nativeHealth = async (signal) => {
-      const attempt = AbortSignal.any([signal, AbortSignal.timeout(HEALTH_ATTEMPT_MS)]);
-      const result = await connection.exec(healthCommand(dir, service.envFile), { signal: attempt }).catch(() => undefined);
+      const attempt = deadlineSignal(HEALTH_ATTEMPT_MS, signal);
+      const result = await connection
+        .exec(healthCommand(dir, service.envFile), { signal: attempt.signal })
+        .catch(() => undefined)
+        .finally(attempt.clear);
       return result?.code === 0;
     };
   }

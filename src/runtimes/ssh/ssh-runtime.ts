@@ -7,6 +7,7 @@ import type { PlannedService, ServiceIps } from "../../plan/plan.js";
 import type { ServiceSpec } from "../../spec/types.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
+import { hasMesh } from "../../mesh/mesh-registry.js";
 import { startRemoteService } from "./remote-service.js";
 import type { SshConnection } from "./ssh-connection.js";
 import { resolveDestination } from "./ssh-destination.js";
@@ -85,7 +86,10 @@ export class SshRuntime implements Runtime {
   async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
     const target = targetOf(service.spec);
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
-    return startRemoteService(service, context, this.#connection(service), pkg);
+    const start = () => startRemoteService(service, context, this.#connection(service), pkg);
+    // With a mesh, a LAN node that hosts services is on it while one of them runs.
+    if (this.kind === "remote_lan" && hasMesh(context.plan.runId)) return (await import("../../mesh/mesh-peer.js")).onMesh(context.plan.runId, service.name, start);
+    return start();
   }
 
   /** Releases this runtime's connections (the pool closes a node's when no one else uses it). */
