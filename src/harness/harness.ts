@@ -90,9 +90,10 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
    * `heal()`. iptables DROP rules go where the side that connects runs: in the run's own chains on
    * the harness host for processes and containers, inside the node (as root, over its SSH
    * connection) for services on nodes, where every address of the other group's node services is
-   * dropped. Traffic of a process of the harness host can only be told apart by its destination:
-   * partitioning a process also cuts the harness host's other processes (a test's own client)
-   * from the other group's addresses as that process reaches them.
+   * dropped. A process of the harness host is told apart by a cgroup (v2) of the run's that its
+   * process group joins at `partition()` (its connections already open by their ports), so the
+   * host's other processes — a test's own client — still reach both sides; where cgroup v2 is not
+   * writable, by destination only, which cuts them too.
    */
   partition(groupA: readonly (keyof S & string)[], groupB: readonly (keyof S & string)[]): Promise<void> {
     return this.#run.partitions.partition(groupA, groupB);

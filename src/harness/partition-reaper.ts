@@ -1,17 +1,24 @@
+import path from "node:path";
 import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
+import { removeCgroup } from "./partition-cgroups.js";
 import { removeHostChains, removeNodeChainScript } from "./partition.js";
 
 /**
  * Removes the firewall chains of a crashed run's partitions: the run's own chains on the harness
  * host (and the jumps to them), and on each node over SSH. Never a rule of anyone else.
  */
-export async function reapFirewall(_run: RunRecord, resources: readonly Resource[]): Promise<void> {
+export async function reapFirewall(run: RunRecord, resources: readonly Resource[]): Promise<void> {
   const errors: string[] = [];
   for (const resource of resources) {
     try {
       if (resource.kind === "firewall-host") {
         await removeHostChains(resource.id);
+      } else if (resource.kind === "firewall-cgroup") {
+        const root = String(resource.root);
+        // Only a cgroup of the run's own making: `<cgroup2 root>/mb-<runId>-…`.
+        if (path.dirname(resource.id) !== root || !path.basename(resource.id).startsWith(`mb-${run.runId}-`)) throw new Error("not a cgroup of this run");
+        removeCgroup(root, resource.id);
       } else if (resource.kind === "firewall-node") {
         const node = resource.node as { host: string; user: string | undefined; ssh: Record<string, unknown> } | undefined;
         if (!node) throw new Error("no node recorded");

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
+import path from "node:path";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
 import { addressFor } from "../plan/addresses.js";
@@ -6,6 +7,7 @@ import type { Plan, PlannedService } from "../plan/plan.js";
 import type { RunningService } from "../runtimes/runtime.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { RunState } from "../state/run-state.js";
+import { cgroupName, cgroupRoot, groupPids, moveInto, openConnections, removeCgroup } from "./partition-cgroups.js";
 import type { ServiceController } from "./service-controller.js";
 
 const log = debugFor("faults");
@@ -50,6 +52,10 @@ export class Partitions {
    */
   readonly #nodes = new Map<string, { controller: ServiceController; runAsRoot: RunAsRoot }>();
   #queue: Promise<unknown> = Promise.resolve();
+  /** Where cgroup v2 is writable (null: nowhere), found at the first partition. */
+  #cgroupRoot: string | null | undefined;
+  /** Host process services moved into a cgroup of the run's, and where each pid came from. */
+  readonly #cgroups = new Map<string, { dir: string; origins: Map<number, string> }>();
 
   constructor(
     private readonly plan: Plan,
@@ -116,12 +122,19 @@ export class Partitions {
     if (to.port === undefined && y.placement.location === "host") return;
     const dest = to.port === undefined ? ["-d", to.host] : ["-d", to.host, "-p", "tcp", "--dport", String(to.port)];
     if (x.placement.location === "host") {
-      // A host process has no address of its own: what it sends to y's address is dropped on the way out.
-      if (to.port !== undefined || !remote) host.OUTPUT.push(dest);
+      // A host process has no address of its own: what it sends to y's address is dropped on the way
+      // out, told apart by its cgroup where there is one, and its connections already open by their ports.
+      const { match, pids } = this.#processCgroup(x);
+      if (to.port !== undefined) {
+        host.OUTPUT.push([...match, ...dest]);
+        for (const port of match.length > 0 ? openConnections(pids, to.host, to.port) : []) {
+          host.OUTPUT.push(["-p", "tcp", "--sport", String(port), "-d", to.host, "--dport", String(to.port)]);
+        }
+      } else if (!remote) host.OUTPUT.push([...match, ...dest]);
       else {
         // A node without a port: all of it, but for the SSH connection the harness keeps to it.
         const ssh = String((y.spec.options as unknown as RemoteTarget).ssh?.port ?? 22);
-        host.OUTPUT.push(["-d", to.host, "-p", "tcp", "!", "--dport", ssh], ["-d", to.host, "!", "-p", "tcp"]);
+        host.OUTPUT.push([...match, "-d", to.host, "-p", "tcp", "!", "--dport", ssh], [...match, "-d", to.host, "!", "-p", "tcp"]);
       }
       return;
     }
@@ -129,6 +142,26 @@ export class Partitions {
     // To a process: the host's gateway address (INPUT); to a container or a node: routed (FORWARD), all ports of a node.
     if (y.placement.location === "host") host.INPUT.push([...source, ...dest]);
     else host.FORWARD.push(remote ? [...source, "-d", to.host] : [...source, ...dest]);
+  }
+
+  /**
+   * The iptables match of a host process's own traffic (its cgroup, made and joined by its process
+   * group now), and its group's pids; no match where the host has no writable cgroup v2.
+   */
+  #processCgroup(x: PlannedService): { match: string[]; pids: number[] } {
+    const pgid = this.controllers.get(x.name)?.running?.info().pid;
+    this.#cgroupRoot ??= cgroupRoot() ?? null;
+    if (pgid === undefined || this.#cgroupRoot === null) return { match: [], pids: [] };
+    const name = cgroupName(this.plan.runId, x.name);
+    const dir = path.join(this.#cgroupRoot, name);
+    const pids = groupPids(pgid);
+    if (!this.#cgroups.has(x.name)) {
+      this.state.record({ kind: "firewall-cgroup", id: dir, root: this.#cgroupRoot });
+      this.#cgroups.set(x.name, { dir, origins: new Map() });
+    }
+    const entry = this.#cgroups.get(x.name)!;
+    for (const [pid, origin] of moveInto(dir, pids)) if (!entry.origins.has(pid)) entry.origins.set(pid, origin);
+    return { match: ["-m", "cgroup", "--path", `/${name}`], pids };
   }
 
   /** Rules inside `x`'s node: every address of `y` when `y` is on a node, else `y`'s port on the harness host. */
@@ -223,6 +256,15 @@ export class Partitions {
         errors.push(`host: ${(error as Error).message}`);
       }
     }
+    for (const [service, { dir, origins }] of this.#cgroups) {
+      try {
+        removeCgroup(this.#cgroupRoot!, dir, origins);
+        this.state.forget("firewall-cgroup", dir);
+        this.#cgroups.delete(service);
+      } catch (error) {
+        errors.push(`cgroup ${dir}: ${(error as Error).message}`);
+      }
+    }
     for (const [label, { controller }] of this.#nodes) {
       try {
         await this.#onNode(label, controller, removeNodeChainScript(chain));
@@ -237,6 +279,13 @@ export class Partitions {
 
   /** Synchronous last resort at the harness process's `exit`: the host's chains go (nodes' wait for the reaper). */
   removeHostNow(): void {
+    for (const { dir, origins } of this.#cgroups.values()) {
+      try {
+        removeCgroup(this.#cgroupRoot!, dir, origins);
+      } catch {
+        // Left to the reaper.
+      }
+    }
     if (!this.#hostReady) return;
     const chain = chainName(this.plan.runId);
     for (const [hook, suffix] of HOST_HOOKS) {

@@ -134,14 +134,28 @@ export class ServiceController {
     }
   }
 
-  /** Faults: sends `signal` (default SIGKILL) to the whole service; resolves once it has exited. */
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<ExitInfo> {
+  /**
+   * Faults: sends `signal` (default SIGKILL) to the whole service; resolves with its exit once it
+   * has exited, or `undefined` if it still runs after `stopTimeoutMs` (a signal it handles).
+   */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<ExitInfo | undefined> {
     const running = this.#requireRunning("kill");
     if (!running.kill) throw unsupported(this.service, "kill");
+    // A paused container cannot be signalled, and a stopped group holds any signal but SIGKILL.
+    if (this.#state === "paused") await this.resume();
     this.#killedBy = signal;
     await running.kill(signal);
-    if (this.#state === "paused" && signal !== "SIGKILL") await running.resume?.();
-    await running.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([
+      running.exited.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.service.spec.stopTimeoutMs).unref())),
+    ]);
+    clearTimeout(timer);
+    if (!ended) {
+      // It handled the signal: a later exit of its own is a failure again.
+      this.#killedBy = undefined;
+      return undefined;
+    }
     // `exited` settles before #onExit runs its then(): let it record the exit first.
     await Promise.resolve();
     return this.#exit ?? { code: null, signal };

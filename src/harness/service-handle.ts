@@ -93,8 +93,9 @@ export class ServiceHandle<Name extends string = string> {
    * Faults: sends `signal` (default SIGKILL) to the whole service — its process group, its
    * container, its group on the node — and resolves once it has exited. It is then reported as
    * `exited` (an `onEvent` and `status()`); a restart policy does not restart a killed service.
+   * Resolves `undefined` when it still runs after `stopTimeoutMs` (a signal it handles, as SIGHUP).
    */
-  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<{ code: number | null; signal: string | null }> {
+  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<{ code: number | null; signal: string | null } | undefined> {
     if (typeof signal !== "string" || !(signal in os.constants.signals)) {
       return Promise.reject(new TypeError(`kill: expected a signal name such as "SIGKILL" or "SIGTERM", got ${JSON.stringify(signal)}`));
     }

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, type HarnessEvent } from "../../src/public/index.js";
 import type { Lab, LabNode } from "../../src/public/lab.js";
 import { chainName } from "../../src/harness/partition.js";
+import { cgroupOf, cgroupRoot } from "../../src/harness/partition-cgroups.js";
 import { parseTopology } from "../../src/spec/yaml.js";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
@@ -97,6 +98,7 @@ describe.skipIf(!ready)("faults", () => {
     }
     expect(events.find((e) => e.service === "p" && e.state === "exited")).toMatchObject({ exitCode: null, exitSignal: "SIGKILL" });
     await expect(harness.services.p.kill()).rejects.toMatchObject({ code: "E_NOT_RUNNING" });
+    await expect(harness.services.p.kill("SIGNOPE" as never)).rejects.toThrow(/signal name/);
     // Killed, not failed: a restart by hand brings it back.
     await harness.services.p.restart();
     expect(await get(harness.services.p.addr, "/whoami")).toBe("p");
@@ -108,7 +110,7 @@ describe.skipIf(!ready)("faults", () => {
 
   it("pause() freezes a process group, a container and a node service until resume()", async () => {
     const harness = await Harness.builder({ runId: testRunId("fp") })
-      .process("p", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .process("p", { binary: NODE, args: [HTTP_SERVER], port: 0, stopTimeoutMs: 500 })
       .docker("c", { image, port: 8080 })
       .remoteLan("r", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8091 })
       .start();
@@ -121,6 +123,13 @@ describe.skipIf(!ready)("faults", () => {
     expect(await get(addrs.p, "/whoami")).toBe("p");
     expect(await get(addrs.c, "/whoami")).toBe("c");
     expect(await get(addrs.r, "/whoami")).toBe("r");
+    // A signal it handles: still running, and said so.
+    expect(await harness.services.p.kill("SIGWINCH")).toBeUndefined();
+    expect(await get(addrs.p, "/whoami")).toBe("p");
+    // A paused container (which the engine will not signal) is killed all the same.
+    await harness.services.c.pause();
+    expect(await harness.services.c.kill("SIGTERM")).toMatchObject({ code: expect.any(Number) });
+    expect((await harness.services.c.status()).state).toBe("exited");
     // A paused service still stops promptly.
     await harness.services.p.pause();
     const t0 = Date.now();
@@ -237,6 +246,38 @@ describe.skipIf(!ready)("faults", () => {
     await expect(harness.partition(["a"], ["a"])).rejects.toMatchObject({ code: "E_CONFIG" });
   }, 120_000);
 
+  it("parts processes of the harness host from each other by their cgroup: the rest of the host, and their own group, still connect", async () => {
+    const runId = testRunId("fg");
+    const harness = await Harness.builder({ runId })
+      .process("n1", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .process("n2", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .process("n3", { binary: NODE, args: [HTTP_SERVER], port: 0 })
+      .start();
+    started.push(harness);
+    const s = harness.services;
+    const ok = async (from: { addr: string | undefined }, variable: string, name: string) => (await get(from.addr, `/call/${variable}`, 6_000)).endsWith(`-> ${name}`);
+    // A connection n1 keeps open to n2 (fetch keeps it alive) from before the partition must be cut too.
+    expect(await ok(s.n1, "N2_ADDR", "n2")).toBe(true);
+    await harness.partition(["n1"], ["n2", "n3"]);
+    const [n1n2, n1n3, n2n1, n2n3, n3n2] = await Promise.all([
+      ok(s.n1, "N2_ADDR", "n2"),
+      ok(s.n1, "N3_ADDR", "n3"),
+      ok(s.n2, "N1_ADDR", "n1"),
+      ok(s.n2, "N3_ADDR", "n3"),
+      ok(s.n3, "N2_ADDR", "n2"),
+    ]);
+    expect({ n1n2, n1n3, n2n1, n2n3, n3n2 }).toEqual({ n1n2: false, n1n3: false, n2n1: false, n2n3: true, n3n2: true });
+    // This process is not in the partition: it reaches every side.
+    for (const name of ["n1", "n2", "n3"] as const) expect(await get(s[name].addr, "/whoami")).toBe(name);
+    await harness.heal();
+    expect(await ok(s.n1, "N2_ADDR", "n2")).toBe(true);
+    expect(await ok(s.n2, "N1_ADDR", "n1")).toBe(true);
+    // Its processes are back where they were, and the run's cgroups gone.
+    const root = cgroupRoot()!;
+    expect(fs.readdirSync(root).filter((n) => n.startsWith(`mb-${runId}`))).toEqual([]);
+    expect(cgroupOf((await s.n1.status()).pid!)).toBe(cgroupOf(process.pid));
+  }, 60_000);
+
   it("stop() removes a partition's rules without heal(), even on a node whose service was stopped first", async () => {
     const runId = testRunId("fs");
     const harness = await Harness.builder({ runId })
@@ -295,12 +336,14 @@ describe.skipIf(!ready)("faults", () => {
     child.stdout!.on("data", (d: Buffer) => (out += d));
     await expect.poll(() => out, { timeout: 60_000 }).toContain("parted");
     expect((await lab.exec("f2", ["iptables", "-w", "-S"])).stdout).toContain(chainName(runId));
+    expect(fs.readdirSync(cgroupRoot()!).filter((n) => n.startsWith(`mb-${runId}-`))).toEqual([`mb-${runId}-a`]);
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
     const [report] = await reapOrphans(listRuns().filter((r) => r.runId === runId));
     expect(report!.failed).toEqual([]);
     expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
     expect((await lab.exec("f2", ["iptables", "-w", "-S"])).stdout).not.toContain("MB-");
+    expect(fs.readdirSync(cgroupRoot()!).filter((n) => n.startsWith(`mb-${runId}-`))).toEqual([]);
   }, 120_000);
 });
 

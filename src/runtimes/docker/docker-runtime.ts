@@ -48,9 +48,10 @@ export class DockerRuntime implements Runtime {
 
   async gatherFacts(services: readonly ServiceSpec[], context: FactsContext): Promise<FactsContribution> {
     const names = services.map((s) => s.name);
-    // `ip route` runs while the engine answers its ping: a spawn blocks the event loop for ms.
+    // The ping goes out first; `ip route` (a spawn blocks the event loop for ms) runs while the engine answers.
+    const connecting = this.#connect(names);
     const routes = hostRoutes();
-    const engine = await this.#connect(names);
+    const engine = await connecting;
     this.#runId = context.runId;
     const mesh = context.spec.options.network?.wireguardSubnet ?? DEFAULT_MESH_SUBNET;
     this.#network = await planNetwork(engine.docker, context.runId, names, [mesh], routes);
