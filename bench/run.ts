@@ -64,13 +64,25 @@ const ordered = all.filter((name) => results[name]).map((name) => [name, results
 fs.writeFileSync(resultsFile, JSON.stringify({ figures: Object.fromEntries(ordered) }, null, 2));
 
 const cell = (r: ComparisonRow, v: number) => `${v}${r.unit ? ` ${r.unit}` : ""}`;
+/** Each target of a row with its own verdict: "vs dockerode: 1.2 (target <= 1.05: NOT met)". */
+const targets = (r: ComparisonRow) =>
+  (r.target ?? "")
+    .split("; ")
+    .filter(Boolean)
+    .map((part) => {
+      const m = /^vs (.+): ([\d.]+) \(target (<=|>=) ([\d.]+)\)$/.exec(part);
+      if (!m) return part;
+      const met = m[3] === ">=" ? Number(m[2]) >= Number(m[4]) : Number(m[2]) <= Number(m[4]);
+      return `vs ${m[1]}: ${m[2]} (target ${m[3]} ${m[4]}: ${met ? "met" : "**NOT met**"})`;
+    })
+    .join("; ");
 const table = [
   "| figure | side | runs | median | min | max | ratio to baseline | target (meshbed) |",
   "|---|---|---|---|---|---|---|---|",
   ...ordered.flatMap(([, f]) =>
     f.rows.map(
       (r) =>
-        `| ${r.figure} | ${r.side}${r.note ? ` (${r.note})` : ""} | ${r.runs} | ${cell(r, r.medianMs)} | ${cell(r, r.minMs)} | ${cell(r, r.maxMs)} | ${r.ratio} (÷ ${r.baseline}) | ${r.target ? `${r.target}: ${r.met ? "met" : "NOT met"}` : ""} |`,
+        `| ${r.figure} | ${r.side}${r.note ? ` (${r.note})` : ""} | ${r.runs} | ${cell(r, r.medianMs)} | ${cell(r, r.minMs)} | ${cell(r, r.maxMs)} | ${r.ratio} (÷ ${r.baseline}) | ${targets(r)} |`,
     ),
   ),
 ];

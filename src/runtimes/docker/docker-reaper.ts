@@ -27,7 +27,8 @@ export async function reapDockerRun(runId: string): Promise<void> {
 export function removeDockerNow(resources: readonly Resource[]): void {
   const containers = resources.filter((r) => r.kind === "docker-container").map((r) => r.id);
   const networks = resources.filter((r) => r.kind === "docker-network").map((r) => r.id);
-  const run = (args: string[]) => spawnSync("docker", args, { stdio: "ignore", timeout: 10_000 });
+  // Blocking is what the exit event allows; a loaded engine may take a while, the reaper is next.
+  const run = (args: string[]) => spawnSync("docker", args, { stdio: "ignore", timeout: 30_000 });
   if (containers.length > 0) run(["rm", "--force", "--volumes", ...containers]);
   if (networks.length > 0) run(["network", "rm", ...networks]);
 }
