@@ -37,14 +37,7 @@ export function untrack(run: Stoppable): void {
 async function onSignal(signal: NodeJS.Signals): Promise<void> {
   // Counted now: a listener of the user's (a CLI, a test runner) decides what the signal does.
   const alone = process.listenerCount(signal) === 1;
-  const runs = [...live];
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled(runs.map((run) => run.stop())),
-    new Promise((resolve) => (timer = setTimeout(resolve, STOP_ON_SIGNAL_MS))),
-  ]);
-  clearTimeout(timer);
-  for (const run of runs) run.killNow();
+  await stopLiveRuns();
   // Nobody else listens: do what the signal would have done without us.
   if (alone) {
     for (const s of SIGNALS) process.off(s, onSignal);
@@ -55,6 +48,11 @@ async function onSignal(signal: NodeJS.Signals): Promise<void> {
 
 /** The IPC parent is gone: stop every live run, and leave the process be (it is not ours). */
 async function onParentGone(): Promise<void> {
+  await stopLiveRuns();
+}
+
+/** Stops every live run, for at most STOP_ON_SIGNAL_MS, then kills whatever is left of them. */
+async function stopLiveRuns(): Promise<void> {
   const runs = [...live];
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([

@@ -3,16 +3,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
 import type { Lab, LabNode } from "../../src/public/lab.js";
 import { busyboxImage, dockerAvailable } from "../support/images.js";
-import { labAvailable } from "../support/lab.js";
+import { labAvailable, on } from "../support/lab.js";
 import { fixture } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
 const HTTP_SERVER = fixture("http-server.mjs");
 const ready = labAvailable() && (await dockerAvailable());
-
-function on(node: LabNode) {
-  return { host: node.host, user: node.user, ssh: node.ssh };
-}
 
 async function get(addr: string | undefined, urlPath: string): Promise<string> {
   const response = await fetch(`http://${addr}${urlPath}`, { signal: AbortSignal.timeout(15_000) });

@@ -8,16 +8,12 @@ import { Harness } from "../../src/public/index.js";
 import type { Lab, LabNode } from "../../src/public/lab.js";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
-import { labAvailable } from "../support/lab.js";
+import { labAvailable, on } from "../support/lab.js";
 import { fixture } from "../support/process-tracker.js";
 
 const run = promisify(execFile);
 const NODE = process.execPath;
 const HTTP_SERVER = fixture("http-server.mjs");
-
-function on(node: LabNode) {
-  return { host: node.host, user: node.user, ssh: node.ssh };
-}
 
 async function get(addr: string | undefined, urlPath: string, ms = 10_000): Promise<string> {
   const response = await fetch(`http://${addr}${urlPath}`, { signal: AbortSignal.timeout(ms) });

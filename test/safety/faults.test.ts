@@ -14,16 +14,12 @@ import { parseTopology } from "../../src/spec/yaml.js";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, leftovers, testDocker, testRunId } from "../support/images.js";
-import { labAvailable } from "../support/lab.js";
+import { labAvailable, on } from "../support/lab.js";
 import { alive, fixture, stateDirOf } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
 const HTTP_SERVER = fixture("http-server.mjs");
 const ready = labAvailable() && (await dockerAvailable());
-
-function on(node: LabNode) {
-  return { host: node.host, user: node.user, ssh: node.ssh };
-}
 
 async function get(addr: string | undefined, path: string, ms = 2_000): Promise<string> {
   try {

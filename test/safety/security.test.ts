@@ -13,16 +13,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
 import type { Lab, LabNode } from "../../src/public/lab.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../support/images.js";
-import { labAvailable } from "../support/lab.js";
+import { labAvailable, on } from "../support/lab.js";
 import { fixture, stateDirOf } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
 const SERVER = fixture("http-server.mjs");
 const ready = labAvailable() && (await dockerAvailable());
-
-function on(node: LabNode) {
-  return { host: node.host, user: node.user, ssh: node.ssh };
-}
 
 /** Every file and dir under `dir`, with its permission bits. */
 function modes(dir: string): { file: string; mode: number; dir: boolean }[] {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Lab } from "../../src/lab/lab.js";
+import type { LabNode } from "../../src/lab/lab-options.js";
 import { hasCommand, isRoot, prerequisite } from "./prerequisites.js";
 
 /** Whether lab tests can run here: root, iproute2, sshd (scripts/system/lab-deps.sh installs them). */
@@ -56,4 +57,9 @@ export async function killSessions(lab: Lab, node: string): Promise<void> {
       // Gone already.
     }
   }
+}
+
+/** What `.remoteLan()` and `.wireguard()` need to reach a lab node. */
+export function on(node: LabNode): { host: string; user: string; ssh: LabNode["ssh"] } {
+  return { host: node.host, user: node.user, ssh: node.ssh };
 }

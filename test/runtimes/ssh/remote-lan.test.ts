@@ -7,7 +7,7 @@ import type { Lab, LabNode } from "../../../src/public/lab.js";
 import { reapOrphans } from "../../../src/state/reap.js";
 import { listRuns } from "../../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, testRunId } from "../../support/images.js";
-import { extraProcesses, killSessions, labAvailable, waitFor } from "../../support/lab.js";
+import { extraProcesses, killSessions, labAvailable, on, waitFor } from "../../support/lab.js";
 import { fixture } from "../../support/process-tracker.js";
 
 const NODE = process.execPath;
@@ -22,10 +22,6 @@ const HOSTILE = `$(touch /tmp/pwned-dollar) \`touch /tmp/pwned-tick\` '"; touch 
 async function get(addr: string | undefined, urlPath: string): Promise<string> {
   const response = await fetch(`http://${addr}${urlPath}`, { signal: AbortSignal.timeout(10_000) });
   return (await response.text()).trim();
-}
-
-function on(node: LabNode) {
-  return { host: node.host, user: node.user, ssh: node.ssh };
 }
 
 describe.skipIf(!labAvailable())("remote_lan on lab nodes", () => {

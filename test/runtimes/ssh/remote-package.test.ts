@@ -2,12 +2,8 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, type HarnessError, pack } from "../../../src/public/index.js";
 import type { Lab, LabNode } from "../../../src/public/lab.js";
-import { extraProcesses, labAvailable, waitFor } from "../../support/lab.js";
+import { extraProcesses, labAvailable, on, waitFor } from "../../support/lab.js";
 import { greeterPackage, writePackageDir } from "../../support/packages.js";
-
-function on(node: LabNode) {
-  return { host: node.host, user: node.user, ssh: node.ssh };
-}
 
 describe.skipIf(!labAvailable())("remote_lan with a package", () => {
   let lab: Lab;
