@@ -27,8 +27,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm dependencies, when the lock file is newer than what is installed.
+# Not `npm ci`: vite (under vitest) names an optional dependency the registry here does not serve,
+# so the lock file cannot list it and `npm ci` refuses; `npm install` follows the lock and skips it.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # A Docker engine, when none answers.
