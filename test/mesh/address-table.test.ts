@@ -1,9 +1,9 @@
 import fs from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
-import type { Lab, LabNode } from "../../src/public/lab.js";
+import type { LabNode } from "../../src/public/lab.js";
 import { busyboxImage, dockerAvailable } from "../support/images.js";
-import { labAvailable, on } from "../support/lab.js";
+import { labAvailable, labForSuite, on } from "../support/lab.js";
 import { fixture } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
@@ -18,31 +18,24 @@ async function get(addr: string | undefined, urlPath: string): Promise<string> {
 const KIND = { p: "process", c: "container", l: "LAN node", w: "WireGuard node" } as const;
 
 describe.skipIf(!ready)("DESIGN §3: every cell of the address table, on lab nodes through a real mesh", () => {
-  let lab: Lab;
+  const labOf = labForSuite([
+    { name: "lan1", network: "lan" },
+    { name: "lan2", network: "lan" },
+    { name: "wan1", network: "wan" },
+    { name: "wan2", network: "wan" },
+  ]);
   let harness: Harness | undefined;
 
-  beforeAll(async () => {
-    const { Lab } = await import("../../src/public/lab.js");
-    lab = await Lab.create({
-      nodes: [
-        { name: "lan1", network: "lan" },
-        { name: "lan2", network: "lan" },
-        { name: "wan1", network: "wan" },
-        { name: "wan2", network: "wan" },
-      ],
-    });
-  });
   afterEach(async () => {
     await harness?.stop();
     harness = undefined;
   });
-  afterAll(() => lab?.destroy());
 
   it("connects caller → target for each of the 16 cells (two services of each kind), with only the injected *_ADDR", async () => {
     const image = await busyboxImage();
-    const [lan1, lan2, wan1, wan2] = ["lan1", "lan2", "wan1", "wan2"].map((n) => lab.node(n)) as [LabNode, LabNode, LabNode, LabNode];
+    const [lan1, lan2, wan1, wan2] = ["lan1", "lan2", "wan1", "wan2"].map((n) => labOf().node(n)) as [LabNode, LabNode, LabNode, LabNode];
     // A WAN node has no route to the LAN: only the mesh joins them.
-    expect((await lab.exec("wan1", ["ping", "-c1", "-W1", lan1.host])).code).not.toBe(0);
+    expect((await labOf().exec("wan1", ["ping", "-c1", "-W1", lan1.host])).code).not.toBe(0);
 
     harness = await Harness.builder()
       .process("p1", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })

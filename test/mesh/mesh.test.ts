@@ -3,12 +3,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
-import type { Lab, LabNode } from "../../src/public/lab.js";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
-import { labAvailable, on } from "../support/lab.js";
+import { fetchFromNode, labAvailable, labForSuite, on } from "../support/lab.js";
 import { fixture } from "../support/process-tracker.js";
 
 const run = promisify(execFile);
@@ -24,36 +23,22 @@ function wireguardInterfaces(): string[] {
   return fs.readdirSync("/sys/class/net").filter((n) => fs.existsSync(`/sys/class/net/${n}/tun_flags`) || /^wg/.test(n));
 }
 
-/** A fetch from inside a node (its own network), with a deadline; resolves the answer or "failed". */
-async function fetchFromNode(lab: Lab, node: string, url: string, ms: number): Promise<string> {
-  // Exits at once: an aborted connect would otherwise hold the process until undici's own 10 s timeout.
-  const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(${ms}) }).then(async (r) => console.log(await r.text()), () => console.log("failed")).finally(() => process.exit(0))`;
-  return (await lab.exec(node, [NODE, "-e", script])).stdout.trim();
-}
-
 describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
-  let lab: Lab;
+  const labOf = labForSuite([
+    { name: "db", network: "lan" },
+    // A non-root user: the node joins the mesh through sudo.
+    { name: "api", network: "lan", user: "mbuser" },
+    { name: "load", network: "wan" },
+  ]);
   let harness: Harness | undefined;
 
-  beforeAll(async () => {
-    const { Lab } = await import("../../src/public/lab.js");
-    lab = await Lab.create({
-      nodes: [
-        { name: "db", network: "lan" },
-        // A non-root user: the node joins the mesh through sudo.
-        { name: "api", network: "lan", user: "mbuser" },
-        { name: "load", network: "wan" },
-      ],
-    });
-  });
   afterEach(async () => {
     await harness?.stop();
     harness = undefined;
   });
-  afterAll(() => lab?.destroy());
 
   it("runs the ADR's example: LAN peers get LAN addresses, the WireGuard node mesh addresses, and it reaches both", async () => {
-    const [db, api, load] = [lab.node("db"), lab.node("api"), lab.node("load")];
+    const [db, api, load] = [labOf().node("db"), labOf().node("api"), labOf().node("load")];
     const h = await Harness.builder()
       .remoteLan("postgres", { ...on(db), binary: NODE, args: [HTTP_SERVER], port: 5432, health: { http: "/health" } })
       .remoteLan("api-server", { ...on(api), binary: NODE, args: [HTTP_SERVER], port: 8080, dependsOn: ["postgres"], health: { http: "/health" } })
@@ -75,7 +60,7 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     expect(await get(h.services["load-gen"].addr, "/call/POSTGRES_ADDR")).toBe(`${pgMesh} -> postgres`);
     expect(await get(h.services["load-gen"].addr, "/call/API_SERVER_ADDR")).toBe(`${apiMesh} -> api-server`);
     // The load node has no other way to them.
-    expect(await fetchFromNode(lab, "load", `http://${db.host}:5432/whoami`, 1_000)).toBe("failed");
+    expect(await fetchFromNode(labOf(), "load", `http://${db.host}:5432/whoami`, 1_000)).toBe("failed");
     // A LAN node leaves the mesh when its last service stops; the others stay.
     await h.services.postgres.stop();
     const peers = await h.mesh.peers();
@@ -90,11 +75,11 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     const before = wireguardInterfaces();
     const h = await Harness.builder()
       .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
-      .remoteLan("lan", { ...on(lab.node("db")), binary: NODE, args: [HTTP_SERVER], port: 8080, health: { http: "/health" } })
+      .remoteLan("lan", { ...on(labOf().node("db")), binary: NODE, args: [HTTP_SERVER], port: 8080, health: { http: "/health" } })
       .start();
     harness = h;
     expect(wireguardInterfaces()).toEqual(before);
-    expect((await lab.exec("db", ["ip", "-o", "link"])).stdout).not.toMatch(/wg-/);
+    expect((await labOf().exec("db", ["ip", "-o", "link"])).stdout).not.toMatch(/wg-/);
     expect(h.registry().lan!.addresses.wireguard).toBeUndefined();
     expect(() => h.mesh).toThrow(/no WireGuard mesh/);
   });
@@ -102,19 +87,19 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
   it("revoke(name) cuts the node off at once: its connections through the mesh fail within a second", async () => {
     const h = await Harness.builder()
       .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
-      .wireguard("remote", { ...on(lab.node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { logLine: "listening on" } })
+      .wireguard("remote", { ...on(labOf().node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { logLine: "listening on" } })
       .start();
     harness = h;
     const local = h.envFor("remote").LOCAL_ADDR!;
     expect(await get(h.services.remote.addr, "/call/LOCAL_ADDR")).toBe(`${local} -> local`);
-    expect(await fetchFromNode(lab, "load", `http://${local}/whoami`, 2_000)).toBe("local");
+    expect(await fetchFromNode(labOf(), "load", `http://${local}/whoami`, 2_000)).toBe("local");
     expect((await h.mesh.peers())[0]).toMatchObject({ services: ["remote"], connected: true });
 
     await h.mesh.revoke("remote");
     const revokedAt = Date.now();
     // Each attempt has one second: a connection that still worked would answer well within it.
     const [fromNode, toNode] = await Promise.all([
-      fetchFromNode(lab, "load", `http://${local}/whoami`, 1_000),
+      fetchFromNode(labOf(), "load", `http://${local}/whoami`, 1_000),
       get(h.services.remote.addr, "/whoami", 1_000).catch(() => "failed"),
     ]);
     expect(fromNode).toBe("failed");
@@ -129,13 +114,13 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
 
   it("stopping a wireguard service removes its node's peer; teardown removes the hub and the node's interface", async () => {
     const h = await Harness.builder()
-      .wireguard("remote", { ...on(lab.node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
+      .wireguard("remote", { ...on(labOf().node("load")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
       .start();
     harness = h;
     const ifname = h.mesh.interfaceName;
     expect(ifname).toBe(`wg-${h.runId}`.slice(0, 15));
-    expect((await lab.exec("load", ["ip", "-o", "link", "show", ifname])).code).toBe(0);
-    const conf = await lab.exec("load", ["sh", "-c", `stat -c %a /opt/harness/.mesh-${h.runId}/network/wireguard.conf`]);
+    expect((await labOf().exec("load", ["ip", "-o", "link", "show", ifname])).code).toBe(0);
+    const conf = await labOf().exec("load", ["sh", "-c", `stat -c %a /opt/harness/.mesh-${h.runId}/network/wireguard.conf`]);
     expect(conf.stdout.trim()).toBe("600");
     expect((await run("iptables", ["-S", "FORWARD"])).stdout).toContain(`meshbed-${h.runId}`);
     await h.services.remote.stop();
@@ -148,13 +133,13 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     harness = undefined;
     expect(fs.existsSync(`/sys/class/net/${ifname}`)).toBe(false);
     expect(fs.existsSync(`/var/run/wireguard/${ifname}.sock`)).toBe(false);
-    expect((await lab.exec("load", ["ip", "-o", "link", "show", ifname])).code).not.toBe(0);
-    expect((await lab.exec("load", ["ls", "/opt/harness"])).stdout).not.toContain(`.mesh-${runId}`);
+    expect((await labOf().exec("load", ["ip", "-o", "link", "show", ifname])).code).not.toBe(0);
+    expect((await labOf().exec("load", ["ls", "/opt/harness"])).stdout).not.toContain(`.mesh-${runId}`);
     expect((await run("iptables", ["-S", "FORWARD"])).stdout).not.toContain(`meshbed-${runId}`);
   });
 
   it("takes the hub's endpoint from network.hubEndpoint, and listens on its port, on a subnet of the user's choice", async () => {
-    const load = lab.node("load");
+    const load = labOf().node("load");
     const h = await Harness.builder({ network: { hubEndpoint: `${load.hostIp}:51999`, wireguardSubnet: "10.43.7.0/24", wireguardInterface: "wg-mbtest" } })
       .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
       .wireguard("remote", { ...on(load), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
@@ -168,11 +153,11 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
   });
 
   it("refuses a subnet that overlaps a route of the host, naming both, before anything starts", async () => {
-    const lanRoute = lab.subnets.lan;
+    const lanRoute = labOf().subnets.lan;
     const marker = path.join(os.tmpdir(), `mb-mesh-subnet-${process.pid}`);
     const start = Harness.builder({ network: { wireguardSubnet: lanRoute } })
       .process("first", { binary: "sh", args: ["-c", `touch ${marker}; sleep 30`] })
-      .wireguard("remote", { ...on(lab.node("load")), binary: "sleep", args: ["30"] })
+      .wireguard("remote", { ...on(labOf().node("load")), binary: "sleep", args: ["30"] })
       .start();
     await expect(start).rejects.toMatchObject({ code: "E_MESH_SUBNET" });
     await expect(start).rejects.toThrow(new RegExp(`${lanRoute.replace(/\./g, "\\.")}.*overlaps the host's route "${lanRoute.replace(/\./g, "\\.")} dev`));
@@ -185,7 +170,7 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     const { stdout } = await run(
       "setpriv",
       ["--inh-caps=-net_admin", "--bounding-set=-net_admin", NODE, "--import", "tsx", fixture("mesh-nocap.mts")],
-      { env: { ...process.env, MARKER: marker, LAB_NODE: JSON.stringify(on(lab.node("load"))) } },
+      { env: { ...process.env, MARKER: marker, LAB_NODE: JSON.stringify(on(labOf().node("load"))) } },
     );
     const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as { code: string; message: string };
     expect(result.code).toBe("E_MESH_PRIVILEGE");
@@ -196,7 +181,7 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
   });
 
   it("reaps what a crashed run's mesh left: the hub interface, its iptables rule, the node's interface and dir", async () => {
-    const load = lab.node("load");
+    const load = labOf().node("load");
     const child = spawn(NODE, ["--import", "tsx", fixture("mesh-crash.mts")], {
       env: { ...process.env, LAB_NODE: JSON.stringify(on(load)) },
       stdio: ["ignore", "pipe", "inherit"],
@@ -215,7 +200,7 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     expect(report!.failed).toEqual([]);
     expect(fs.existsSync(`/sys/class/net/${ifname}`)).toBe(false);
     expect((await run("iptables", ["-S", "FORWARD"])).stdout).not.toContain(`meshbed-${runId}`);
-    expect((await lab.exec("load", ["ip", "-o", "link", "show", ifname])).code).not.toBe(0);
-    expect((await lab.exec("load", ["ls", "-A", "/opt/harness"])).stdout).not.toContain(`.mesh-${runId}`);
+    expect((await labOf().exec("load", ["ip", "-o", "link", "show", ifname])).code).not.toBe(0);
+    expect((await labOf().exec("load", ["ls", "-A", "/opt/harness"])).stdout).not.toContain(`.mesh-${runId}`);
   });
 });

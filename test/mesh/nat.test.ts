@@ -1,7 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
-import type { Lab, LabNode } from "../../src/public/lab.js";
-import { labAvailable, on } from "../support/lab.js";
+import { fetchFromNode, labAvailable, labForSuite, on } from "../support/lab.js";
 import { fixture } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
@@ -12,43 +11,30 @@ async function get(addr: string | undefined, urlPath: string, ms = 10_000): Prom
   return (await response.text()).trim();
 }
 
-/** A request from inside a node; "failed" when it gets no answer within `ms`. */
-async function fetchFromNode(lab: Lab, node: string, url: string, ms: number): Promise<string> {
-  const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(${ms}) }).then(async (r) => console.log(await r.text()), () => console.log("failed")).finally(() => process.exit(0))`;
-  return (await lab.exec(node, [NODE, "-e", script])).stdout.trim();
-}
-
 describe.skipIf(!labAvailable())("the mesh across a NAT router, whichever side is behind it", () => {
-  let lab: Lab;
+  const labOf = labForSuite([
+    { name: "lan1", network: "lan" },
+    { name: "natted", network: "wan", nat: "node" },
+    { name: "open", network: "wan", nat: "host" },
+  ]);
   let harness: Harness | undefined;
 
-  beforeAll(async () => {
-    const { Lab } = await import("../../src/public/lab.js");
-    lab = await Lab.create({
-      nodes: [
-        { name: "lan1", network: "lan" },
-        { name: "natted", network: "wan", nat: "node" },
-        { name: "open", network: "wan", nat: "host" },
-      ],
-    });
-  });
   afterEach(async () => {
     await harness?.stop();
     harness = undefined;
   });
-  afterAll(() => lab?.destroy());
 
   it("the lab's NAT routers do what they say", async () => {
-    const natted = lab.node("natted");
-    const open = lab.node("open");
+    const natted = labOf().node("natted");
+    const open = labOf().node("open");
     // Behind NAT: the host dials the router's address (SSH is forwarded), and the node's own address is private.
-    expect((await lab.exec("natted", ["ip", "-4", "-o", "addr", "show", "eth0"])).stdout).not.toContain(natted.host);
+    expect((await labOf().exec("natted", ["ip", "-4", "-o", "addr", "show", "eth0"])).stdout).not.toContain(natted.host);
     // The host behind NAT, as "open" sees it: "open" cannot open a connection to the host.
     const probe = await Harness.builder().process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } }).start();
     try {
       const port = probe.services.local.port;
-      expect(await fetchFromNode(lab, "open", `http://${open.hostIp}:${port}/whoami`, 1_000)).toBe("failed");
-      expect(await fetchFromNode(lab, "natted", `http://${natted.hostIp}:${port}/whoami`, 2_000)).toBe("local");
+      expect(await fetchFromNode(labOf(), "open", `http://${open.hostIp}:${port}/whoami`, 1_000)).toBe("failed");
+      expect(await fetchFromNode(labOf(), "natted", `http://${natted.hostIp}:${port}/whoami`, 2_000)).toBe("local");
     } finally {
       await probe.stop();
     }
@@ -57,9 +43,9 @@ describe.skipIf(!labAvailable())("the mesh across a NAT router, whichever side i
   it("connects every cell that involves a node behind NAT, and one with the hub behind NAT", async () => {
     const h = await Harness.builder()
       .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
-      .remoteLan("lan", { ...on(lab.node("lan1")), binary: NODE, args: [HTTP_SERVER], port: 8080, health: { http: "/health" } })
-      .wireguard("behind", { ...on(lab.node("natted")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
-      .wireguard("facing", { ...on(lab.node("open")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
+      .remoteLan("lan", { ...on(labOf().node("lan1")), binary: NODE, args: [HTTP_SERVER], port: 8080, health: { http: "/health" } })
+      .wireguard("behind", { ...on(labOf().node("natted")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
+      .wireguard("facing", { ...on(labOf().node("open")), binary: NODE, args: [HTTP_SERVER], port: 9000, health: { http: "/health" } })
       .start();
     harness = h;
     const failures: string[] = [];
@@ -77,7 +63,7 @@ describe.skipIf(!labAvailable())("the mesh across a NAT router, whichever side i
     const peers = await h.mesh.peers();
     // Nothing reaches the node behind NAT from outside but SSH: its tunnel is up because it keeps it alive.
     const behind = peers.find((p) => p.services.includes("behind"))!;
-    expect(behind.endpoint?.split(":")[0]).toBe(lab.node("natted").host);
+    expect(behind.endpoint?.split(":")[0]).toBe(labOf().node("natted").host);
     expect(peers.every((p) => p.lastHandshake > 0)).toBe(true);
   }, 120_000);
 });

@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Lab } from "../../src/lab/lab.js";
-import type { LabNode } from "../../src/lab/lab-options.js";
+import type { LabNode, LabNodeOptions } from "../../src/lab/lab-options.js";
+import { afterAll, beforeAll } from "vitest";
 import { hasCommand, isRoot, prerequisite } from "./prerequisites.js";
 
 /** Whether lab tests can run here: root, iproute2, sshd (scripts/system/lab-deps.sh installs them). */
@@ -62,4 +63,28 @@ export async function killSessions(lab: Lab, node: string): Promise<void> {
 /** What `.remoteLan()` and `.wireguard()` need to reach a lab node. */
 export function on(node: LabNode): { host: string; user: string; ssh: LabNode["ssh"] } {
   return { host: node.host, user: node.user, ssh: node.ssh };
+}
+
+/**
+ * A lab for the tests of one `describe`: created before its first test, destroyed after its
+ * last. Call inside the `describe`; read the lab through the returned function.
+ */
+export function labForSuite(nodes: readonly LabNodeOptions[]): () => Lab {
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    const { Lab } = await import("../../src/public/lab.js");
+    lab = await Lab.create({ nodes });
+  });
+  afterAll(() => lab?.destroy());
+  return () => {
+    if (!lab) throw new Error("labForSuite: the lab is made in beforeAll; read it inside a test");
+    return lab;
+  };
+}
+
+/** A request made from inside a node (its own network); "failed" when no answer comes within `ms`. */
+export async function fetchFromNode(lab: Lab, node: string, url: string, ms: number): Promise<string> {
+  // Exits at once: an aborted connect would otherwise hold the process until undici's own 10 s timeout.
+  const script = `fetch(${JSON.stringify(url)}, { signal: AbortSignal.timeout(${ms}) }).then(async (r) => console.log(await r.text()), () => console.log("failed")).finally(() => process.exit(0))`;
+  return (await lab.exec(node, [process.execPath, "-e", script])).stdout.trim();
 }

@@ -1,34 +1,26 @@
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { Harness, type HarnessError, pack } from "../../../src/public/index.js";
-import type { Lab, LabNode } from "../../../src/public/lab.js";
-import { extraProcesses, labAvailable, on, waitFor } from "../../support/lab.js";
+import { extraProcesses, labAvailable, labForSuite, on, waitFor } from "../../support/lab.js";
 import { greeterPackage, writePackageDir } from "../../support/packages.js";
 
 describe.skipIf(!labAvailable())("remote_lan with a package", () => {
-  let lab: Lab;
+  const labOf = labForSuite([
+    { name: "p1", network: "lan" },
+    { name: "p2", network: "lan", user: "mbuser" },
+  ]);
   const started: Harness[] = [];
 
-  beforeAll(async () => {
-    const { Lab } = await import("../../../src/public/lab.js");
-    lab = await Lab.create({
-      nodes: [
-        { name: "p1", network: "lan" },
-        { name: "p2", network: "lan", user: "mbuser" },
-      ],
-    });
-  });
   afterEach(async () => {
     for (const harness of started.splice(0)) await harness.stop().catch(() => {});
   });
-  afterAll(() => lab?.destroy());
 
   for (const nodeName of ["p1", "p2"]) {
     it(`deploys a packed package on ${nodeName}, healthy through health.sh, streaming its logs, and leaves nothing after stop()`, async () => {
-      const node = lab.node(nodeName);
+      const node = labOf().node(nodeName);
       const dir = writePackageDir(greeterPackage());
       const { file } = await pack(dir, path.join(dir, "..", "greeter.tar.gz"));
-      const before = await extraProcesses(lab, nodeName);
+      const before = await extraProcesses(labOf(), nodeName);
 
       const harness = await Harness.builder()
         .process("local", { binary: process.execPath, args: [path.join(dir, "bin", "server.mjs")], port: 0 })
@@ -43,9 +35,9 @@ describe.skipIf(!labAvailable())("remote_lan with a package", () => {
       // Its peers' addresses reached it through the env file start.sh sourced.
       expect(await (await fetch(`http://${harness.services.greeter.addr}/call/LOCAL_ADDR`)).text()).toBe(`${node.hostIp}:${harness.services.local.port} -> local`);
       // health.sh decided readiness: it ran (and failed while the service still waited to listen).
-      const checks = await lab.exec(nodeName, ["cat", "/opt/harness/greeter/health-checks"]);
+      const checks = await labOf().exec(nodeName, ["cat", "/opt/harness/greeter/health-checks"]);
       expect(checks.stdout.split("\n").filter(Boolean).length).toBeGreaterThan(1);
-      const files = await lab.exec(nodeName, ["sh", "-c", "cd /opt/harness/greeter && ls -A && stat -c %a service.env"]);
+      const files = await labOf().exec(nodeName, ["sh", "-c", "cd /opt/harness/greeter && ls -A && stat -c %a service.env"]);
       expect(files.stdout.split("\n")).toEqual(expect.arrayContaining(["bin", "config", "scripts", "logs", "manifest.yaml", "service.env", "600"]));
 
       const lines: string[] = [];
@@ -57,14 +49,14 @@ describe.skipIf(!labAvailable())("remote_lan with a package", () => {
       expect(lines).toContain("greeter listening on 8470");
 
       await harness.stop();
-      await waitFor("no process of the package on the node", async () => (await extraProcesses(lab, nodeName)).length === before.length);
-      expect((await lab.exec(nodeName, ["ls", "-A", "/opt/harness"])).stdout.trim()).toBe("");
+      await waitFor("no process of the package on the node", async () => (await extraProcesses(labOf(), nodeName)).length === before.length);
+      expect((await labOf().exec(nodeName, ["ls", "-A", "/opt/harness"])).stdout.trim()).toBe("");
     });
   }
 
   it("takes a package directory as it is (packed on the fly)", async () => {
     const dir = writePackageDir(greeterPackage({ "manifest.yaml": "name: greeter\nversion: 2\nport: 8471\n" }));
-    const harness = await Harness.builder().remoteLan("greeter", { ...on(lab.node("p1")), package: dir }).start();
+    const harness = await Harness.builder().remoteLan("greeter", { ...on(labOf().node("p1")), package: dir }).start();
     started.push(harness);
     expect(harness.services.greeter.port).toBe(8471);
     expect(await (await fetch(`http://${harness.services.greeter.addr}/health`)).text()).toBe("ok");
@@ -75,31 +67,31 @@ describe.skipIf(!labAvailable())("remote_lan with a package", () => {
       greeterPackage({ "manifest.yaml": "name: needy\nversion: 1\nport: 8472\nsystem_requires:\n  - /bin/sh\n  - /usr/lib/libnothing.so.9\n  - no-such-tool\n" }),
     );
     const error = (await Harness.builder()
-      .remoteLan("needy", { ...on(lab.node("p1")), package: dir })
+      .remoteLan("needy", { ...on(labOf().node("p1")), package: dir })
       .start()
       .catch((e: unknown) => e)) as HarnessError;
     expect(error.code).toBe("E_SYSTEM_REQUIREMENTS");
     expect(error.message).toContain("lacks what package needy 1 requires (system_requires): /usr/lib/libnothing.so.9, no-such-tool");
-    expect((await lab.exec("p1", ["ls", "-A", "/opt/harness"])).stdout.trim()).toBe("");
+    expect((await labOf().exec("p1", ["ls", "-A", "/opt/harness"])).stdout.trim()).toBe("");
   });
 
   it("fails when start.sh fails, with its output, and cleans up", async () => {
     const dir = writePackageDir(greeterPackage({ "scripts/start.sh": "#!/bin/sh\necho 'cannot bind: address in use' >&2\nexit 4\n" }));
     const error = (await Harness.builder()
-      .remoteLan("failing", { ...on(lab.node("p2")), package: dir })
+      .remoteLan("failing", { ...on(labOf().node("p2")), package: dir })
       .start()
       .catch((e: unknown) => e)) as HarnessError;
     expect(error.code).toBe("E_EARLY_EXIT");
     expect(error.message).toContain("scripts/start.sh of service \"failing\"");
     expect(error.message).toContain("exited with code 4");
     expect(error.message).toContain("cannot bind: address in use");
-    expect((await lab.exec("p2", ["ls", "-A", "/opt/harness"])).stdout.trim()).toBe("");
+    expect((await labOf().exec("p2", ["ls", "-A", "/opt/harness"])).stdout.trim()).toBe("");
   });
 
   it("refuses an invalid package before connecting anywhere", async () => {
     const dir = writePackageDir(greeterPackage({ "manifest.yaml": "name: bad\nversion: 1\nport: 99999\n" }));
     const error = (await Harness.builder()
-      .remoteLan("bad", { ...on(lab.node("p1")), package: dir })
+      .remoteLan("bad", { ...on(labOf().node("p1")), package: dir })
       .start()
       .catch((e: unknown) => e)) as HarnessError;
     expect(error.code).toBe("E_PACKAGE_INVALID");
