@@ -15,14 +15,14 @@ export interface LabSubnets {
  * docker's default pools, from meshbed's docker run networks (10.200.0.0/13) and from the mesh's
  * default 10.42.0.0/16.
  */
-const POOL: Cidr = { base: ipToNumber("10.240.0.0")!, bits: 12 };
+export const LAB_POOL: Cidr = { base: ipToNumber("10.240.0.0")!, bits: 12 };
 const BLOCK_BITS = 22;
 
 /** The first /22 of the pool that overlaps nothing in `taken`, split into the lab's networks. */
 export function chooseLabSubnets(taken: readonly Cidr[]): LabSubnets | undefined {
-  const count = size(POOL.bits) / size(BLOCK_BITS);
+  const count = size(LAB_POOL.bits) / size(BLOCK_BITS);
   for (let i = 0; i < count; i++) {
-    const block: Cidr = { base: POOL.base + i * size(BLOCK_BITS), bits: BLOCK_BITS };
+    const block: Cidr = { base: LAB_POOL.base + i * size(BLOCK_BITS), bits: BLOCK_BITS };
     if (taken.some((t) => overlaps(t, block))) continue;
     return {
       lan: `${numberToIp(block.base)}/24`,
