@@ -4,6 +4,7 @@
  * `wg set` for the kernel module), never by restarting the interface.
  */
 import fs from "node:fs";
+import { forgetInterface, watchInterface } from "../host/watchdog.js";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { debugFor } from "../debug.js";
@@ -58,6 +59,8 @@ export class Hub {
       });
     }
     state.record({ kind: "mesh-hub", id: ifname, implementation: options.implementation });
+    // Should the harness process die before teardown, its watchdog deletes the interface.
+    watchInterface(ifname);
     try {
       await hub.#bringUp();
     } catch (error) {
@@ -155,6 +158,7 @@ export class Hub {
     for (const resource of this.state.resources.filter((r) => r.kind === "mesh-sysctl")) this.state.forget("mesh-sysctl", resource.id);
     if (errors.length > 0) throw new HarnessError(`The mesh's hub was not removed completely: ${errors.join("; ")}`, { code: "E_STOP_FAILED" });
     this.state.forget("mesh-hub", this.ifname);
+    forgetInterface(this.ifname);
     log(`hub ${this.ifname} removed`);
   }
 

@@ -9,7 +9,7 @@ import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runti
 import { terminateGroup, signalGroup } from "./process-group.js";
 import type { ProcessTarget } from "./process-options.js";
 import { resolveBinary } from "./resolve-binary.js";
-import { forgetGroup, watchGroup } from "./watchdog.js";
+import { forgetGroup, watchGroup } from "../../host/watchdog.js";
 
 const log = debugFor("process");
 
