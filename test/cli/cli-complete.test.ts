@@ -13,6 +13,7 @@ import { COMMANDS } from "../../src/cli/commands.js";
 import { labAvailable } from "../support/lab.js";
 import { greeterPackage, writePackageDir } from "../support/packages.js";
 import { hasCommand } from "../support/prerequisites.js";
+import { alive } from "../support/process-tracker.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const cli = path.join(root, "dist/cli.js");
@@ -41,14 +42,6 @@ async function meshbed(args: string[], options: { cwd?: string } = {}): Promise<
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("--help", () => {
   it("lists every command, and each command's --help shows its own usage and options, exit 0", async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab, labDown, labUp, parseNodeSpec } from "../../src/public/lab.js";
 import { fixture } from "../support/process-tracker.js";
 import { labAvailable, waitFor } from "../support/lab.js";
+import { alive } from "../support/process-tracker.js";
 
 const run = promisify(execFile);
 
@@ -168,19 +169,6 @@ describe.skipIf(!labAvailable())("lab teardown", () => {
   });
 });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie (Z) waits for its parent to reap it: it no longer runs.
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
 
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

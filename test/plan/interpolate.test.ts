@@ -1,20 +1,12 @@
 import { describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/errors.js";
 import { interpolate } from "../../src/plan/interpolate.js";
+import { thrown as errorOf } from "../support/errors.js";
 
 const where = { service: "api", field: "env.URL" };
 const scopes = [{ DB_ADDR: "127.0.0.1:5432", DB_HOST: "127.0.0.1", EMPTY: "" }, { HOME: "/home/tester", DB_ADDR: "shadowed" }];
 const run = (text: string) => interpolate(text, scopes, where);
 
-function errorOf(call: () => unknown): ConfigError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected the call to throw");
-}
 
 describe("interpolate", () => {
   test.each([

@@ -2,18 +2,10 @@ import { describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/errors.js";
 import { dependencyLevels } from "../../src/plan/order.js";
 import { serviceSpec } from "./fixtures.js";
+import { thrown as errorOf } from "../support/errors.js";
 
 const svc = (name: string, ...dependsOn: string[]) => serviceSpec(name, "process", { dependsOn });
 
-function errorOf(call: () => unknown): ConfigError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected the call to throw");
-}
 
 describe("dependency levels", () => {
   test("services without dependencies form level 0, in the topology's order", () => {

@@ -3,18 +3,10 @@ import { ConfigError } from "../../src/errors.js";
 import { addrFor, makePlan } from "../../src/plan/plan.js";
 import { Harness } from "../../src/public/index.js";
 import { hostFacts, serviceSpec, topology } from "./fixtures.js";
+import { thrown as errorOf } from "../support/errors.js";
 
 const node = process.execPath;
 
-function errorOf(call: () => unknown): ConfigError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected the call to throw");
-}
 
 /** What every service is given about itself and the run. */
 const own = (name: string, port?: number) => ({

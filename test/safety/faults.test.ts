@@ -5,16 +5,16 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, type HarnessEvent } from "../../src/public/index.js";
-import type { Lab, LabNode } from "../../src/public/lab.js";
+import type { LabNode } from "../../src/public/lab.js";
 import { chainName } from "../../src/harness/partition.js";
 import { cgroupOf, cgroupRoot } from "../../src/harness/partition-cgroups.js";
 import { parseTopology } from "../../src/spec/yaml.js";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, leftovers, testDocker, testRunId } from "../support/images.js";
-import { labAvailable, on } from "../support/lab.js";
+import { labAvailable, labForSuite, on } from "../support/lab.js";
 import { alive, fixture, stateDirOf } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
@@ -56,26 +56,23 @@ describe("restart policy in the spec", () => {
 });
 
 describe.skipIf(!ready)("faults", () => {
-  let lab: Lab;
+  const labOf = labForSuite([{ name: "f1", network: "lan" }, { name: "f2", network: "lan" }]);
   let image: string;
   const started: Harness[] = [];
 
   beforeAll(async () => {
     image = await busyboxImage();
-    const { Lab } = await import("../../src/public/lab.js");
-    lab = await Lab.create({ nodes: [{ name: "f1", network: "lan" }, { name: "f2", network: "lan" }] });
   }, 180_000);
   afterEach(async () => {
     for (const harness of started.splice(0)) await harness.stop().catch(() => {});
   });
-  afterAll(() => lab?.destroy());
 
   it("kill() ends a process, a container and a node service; each is then reported as exited, with an event", async () => {
     const events: HarnessEvent[] = [];
     const harness = await Harness.builder({ runId: testRunId("fk") })
       .process("p", { binary: NODE, args: [HTTP_SERVER], port: 0 })
       .docker("c", { image, port: 8080 })
-      .remoteLan("r", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8090 })
+      .remoteLan("r", { ...on(labOf().node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8090 })
       .start({ onEvent: (e) => events.push(e) });
     started.push(harness);
     const pid = (await harness.services.p.status()).pid!;
@@ -108,7 +105,7 @@ describe.skipIf(!ready)("faults", () => {
     const harness = await Harness.builder({ runId: testRunId("fp") })
       .process("p", { binary: NODE, args: [HTTP_SERVER], port: 0, stopTimeoutMs: 500 })
       .docker("c", { image, port: 8080 })
-      .remoteLan("r", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8091 })
+      .remoteLan("r", { ...on(labOf().node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8091 })
       .start();
     started.push(harness);
     const addrs = { p: harness.services.p.addr, c: harness.services.c.addr, r: harness.services.r.addr };
@@ -163,7 +160,7 @@ describe.skipIf(!ready)("faults", () => {
     const events: string[] = [];
     const harness = await Harness.builder({ runId: testRunId("fw") })
       .docker("c", { image, port: 8080, restart })
-      .remoteLan("r", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8104, restart })
+      .remoteLan("r", { ...on(labOf().node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8104, restart })
       .start({ onEvent: (e) => events.push(`${e.service} ${e.state}${e.error ? ` ${e.error.message.split("\n")[0]}` : ""}`) });
     started.push(harness);
     const before = { c: (await harness.services.c.status()).containerId, r: (await harness.services.r.status()).pid };
@@ -179,13 +176,13 @@ describe.skipIf(!ready)("faults", () => {
     expect((await harness.services.r.status()).pid).not.toBe(before.r);
     await harness.stop();
     expect(await leftovers(harness.runId)).toEqual([]);
-    expect((await lab.exec("f1", ["sh", "-c", "ls -A /opt/harness"])).stdout.trim()).toBe("");
+    expect((await labOf().exec("f1", ["sh", "-c", "ls -A /opt/harness"])).stdout.trim()).toBe("");
   });
 
   it("partition() parts processes, containers and node services both ways; heal() restores every path and leaves no rule", async () => {
     const runId = testRunId("fn");
-    const f1 = lab.node("f1");
-    const f2 = lab.node("f2");
+    const f1 = labOf().node("f1");
+    const f2 = labOf().node("f2");
     const harness = await Harness.builder({ runId })
       .process("a", { binary: NODE, args: [HTTP_SERVER], port: 0 })
       .remoteLan("r1", { ...on(f1), binary: NODE, args: [HTTP_SERVER], port: 8092 })
@@ -197,7 +194,7 @@ describe.skipIf(!ready)("faults", () => {
     const cName = `mb-${runId}-c`;
     const fromNode = async (node: string, port: number, path: string) => {
       const script = `fetch("http://127.0.0.1:${port}${path}", { signal: AbortSignal.timeout(6000) }).then((r) => r.text()).then(console.log, (e) => console.log("unreachable", e.message))`;
-      return (await lab.exec(node, [NODE, "-e", script])).stdout.trim();
+      return (await labOf().exec(node, [NODE, "-e", script])).stdout.trim();
     };
     const paths = async () => {
       const [aR1, aC, aR2, r1A, r1C, r1R2, r2R1, r2A, r2C, cA, cR1, cR2] = await Promise.all([
@@ -236,7 +233,7 @@ describe.skipIf(!ready)("faults", () => {
     await harness.heal();
     expect(await paths()).toEqual(all(true));
     expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
-    for (const node of ["f1", "f2"]) expect((await lab.exec(node, ["iptables", "-w", "-S"])).stdout).not.toContain("MB-");
+    for (const node of ["f1", "f2"]) expect((await labOf().exec(node, ["iptables", "-w", "-S"])).stdout).not.toContain("MB-");
 
     await expect(harness.partition(["a"], ["nope" as "a"])).rejects.toMatchObject({ code: "E_CONFIG" });
     await expect(harness.partition(["a"], ["a"])).rejects.toMatchObject({ code: "E_CONFIG" });
@@ -278,16 +275,16 @@ describe.skipIf(!ready)("faults", () => {
     const runId = testRunId("fs");
     const harness = await Harness.builder({ runId })
       .process("a", { binary: NODE, args: [HTTP_SERVER], port: 0 })
-      .remoteLan("r1", { ...on(lab.node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8102 })
-      .remoteLan("r2", { ...on(lab.node("f2")), binary: NODE, args: [HTTP_SERVER], port: 8103 })
+      .remoteLan("r1", { ...on(labOf().node("f1")), binary: NODE, args: [HTTP_SERVER], port: 8102 })
+      .remoteLan("r2", { ...on(labOf().node("f2")), binary: NODE, args: [HTTP_SERVER], port: 8103 })
       .start();
     started.push(harness);
     await harness.partition(["a", "r1"], ["r2"]);
-    expect((await lab.exec("f1", ["iptables", "-w", "-S"])).stdout).toContain(chainName(runId));
+    expect((await labOf().exec("f1", ["iptables", "-w", "-S"])).stdout).toContain(chainName(runId));
     await harness.services.r1.stop();
     await harness.stop();
     expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
-    for (const node of ["f1", "f2"]) expect((await lab.exec(node, ["iptables", "-w", "-S"])).stdout).not.toContain(chainName(runId));
+    for (const node of ["f1", "f2"]) expect((await labOf().exec(node, ["iptables", "-w", "-S"])).stdout).not.toContain(chainName(runId));
   });
 
   it("services without a port: the host keeps its loopback and its SSH connection to the node", async () => {
@@ -295,7 +292,7 @@ describe.skipIf(!ready)("faults", () => {
     const harness = await Harness.builder({ runId })
       .process("t", { binary: NODE, args: [fixture("ticker.mjs")], env: { TICK_MS: "100" }, health: { logLine: "tick 1" } })
       .process("w", { binary: NODE, args: [HTTP_SERVER], port: 0 })
-      .remoteLan("u", { ...on(lab.node("f2")), binary: NODE, args: [fixture("ticker.mjs")], env: { TICK_MS: "100" }, health: { logLine: "tick 1" } })
+      .remoteLan("u", { ...on(labOf().node("f2")), binary: NODE, args: [fixture("ticker.mjs")], env: { TICK_MS: "100" }, health: { logLine: "tick 1" } })
       .start();
     started.push(harness);
     await harness.partition(["t", "w"], ["u"]);
@@ -327,18 +324,18 @@ describe.skipIf(!ready)("faults", () => {
       console.log("parted");
       setInterval(() => {}, 1000);
     `;
-    const child = execFile(NODE, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, NODE_JSON: JSON.stringify(on(lab.node("f2"))) } });
+    const child = execFile(NODE, ["--import", "tsx", "--input-type=module", "-e", script], { env: { ...process.env, NODE_JSON: JSON.stringify(on(labOf().node("f2"))) } });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d));
     await expect.poll(() => out, { timeout: 60_000 }).toContain("parted");
-    expect((await lab.exec("f2", ["iptables", "-w", "-S"])).stdout).toContain(chainName(runId));
+    expect((await labOf().exec("f2", ["iptables", "-w", "-S"])).stdout).toContain(chainName(runId));
     expect(fs.readdirSync(cgroupRoot()!).filter((n) => n.startsWith(`mb-${runId}-`))).toEqual([`mb-${runId}-a`]);
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
     const [report] = await reapOrphans(listRuns().filter((r) => r.runId === runId));
     expect(report!.failed).toEqual([]);
     expect(hostChains().filter((l) => l.includes(chainName(runId)))).toEqual([]);
-    expect((await lab.exec("f2", ["iptables", "-w", "-S"])).stdout).not.toContain("MB-");
+    expect((await labOf().exec("f2", ["iptables", "-w", "-S"])).stdout).not.toContain("MB-");
     expect(fs.readdirSync(cgroupRoot()!).filter((n) => n.startsWith(`mb-${runId}-`))).toEqual([]);
   }, 120_000);
 });

@@ -9,11 +9,11 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
-import type { Lab, LabNode } from "../../src/public/lab.js";
+import type { LabNode } from "../../src/public/lab.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../support/images.js";
-import { labAvailable, on } from "../support/lab.js";
+import { labAvailable, labForSuite, on } from "../support/lab.js";
 import { fixture, stateDirOf } from "../support/process-tracker.js";
 
 const NODE = process.execPath;
@@ -50,46 +50,43 @@ const HOSTILE = `$(touch /tmp/pwned-dollar) \`touch /tmp/pwned-tick\` '"; touch 
 const PWNED = /^pwned-/;
 
 describe.skipIf(!ready)("security", () => {
-  let lab: Lab;
+  const labOf = labForSuite([{ name: "s1", network: "lan" }, { name: "s2", network: "lan", user: "mbsec" }]);
   let image: string;
   const started: Harness[] = [];
 
   beforeAll(async () => {
     image = await busyboxImage();
-    const { Lab } = await import("../../src/public/lab.js");
-    lab = await Lab.create({ nodes: [{ name: "s1", network: "lan" }, { name: "s2", network: "lan", user: "mbsec" }] });
   }, 180_000);
   afterEach(async () => {
     for (const harness of started.splice(0)) await harness.stop().catch(() => {});
     for (const f of fs.readdirSync("/tmp").filter((n) => PWNED.test(n))) fs.rmSync(path.join("/tmp", f), { force: true });
   });
-  afterAll(() => lab?.destroy());
 
   it("env files, logs and state are 0600 and run dirs 0700, locally and on a node (root and a plain user)", async () => {
     const harness = await Harness.builder({ runId: testRunId("sm") })
       .process("p", { binary: NODE, args: [SERVER], port: 0, env: { SECRET: "x" } })
       .docker("c", { image, port: 8080, env: { SECRET: "x" } })
-      .remoteLan("r", { ...on(lab.node("s1")), binary: NODE, args: [SERVER], port: 8096, env: { SECRET: "x" } })
-      .remoteLan("u", { ...on(lab.node("s2")), binary: NODE, args: [SERVER], port: 8097, env: { SECRET: "x" } })
+      .remoteLan("r", { ...on(labOf().node("s1")), binary: NODE, args: [SERVER], port: 8096, env: { SECRET: "x" } })
+      .remoteLan("u", { ...on(labOf().node("s2")), binary: NODE, args: [SERVER], port: 8097, env: { SECRET: "x" } })
       .start();
     started.push(harness);
     const local = modes(stateDirOf(harness.runId));
     expect(local.filter((e) => e.file.endsWith("service.env")).length).toBe(4);
     for (const entry of local) expect({ file: entry.file, mode: entry.mode.toString(8) }).toEqual({ file: entry.file, mode: entry.dir ? "700" : "600" });
     // The lab's client key, as the ssh options point at it.
-    expect(fs.statSync(lab.node("s1").identityFile).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(labOf().node("s1").identityFile).mode & 0o777).toBe(0o600);
 
     for (const [node, service] of [["s1", "r"], ["s2", "u"]] as const) {
       const dir = `/opt/harness/${service}`;
-      const stat = await lab.exec(node, ["stat", "-c", "%a %U %n", dir, `${dir}/service.env`]);
+      const stat = await labOf().exec(node, ["stat", "-c", "%a %U %n", dir, `${dir}/service.env`]);
       const [dirLine, envLine] = stat.stdout.trim().split("\n");
-      expect(dirLine).toBe(`700 ${lab.node(node).user} ${dir}`);
-      expect(envLine).toBe(`600 ${lab.node(node).user} ${dir}/service.env`);
+      expect(dirLine).toBe(`700 ${labOf().node(node).user} ${dir}`);
+      expect(envLine).toBe(`600 ${labOf().node(node).user} ${dir}/service.env`);
     }
   });
 
   it("DEBUG=meshbed:* logs of a full run (process, container, lab node) hold no key material and no env value", async () => {
-    const n1 = lab.node("s1");
+    const n1 = labOf().node("s1");
     const secret = `s3cr3t-${randomBytes(8).toString("hex")}`;
     const runId = testRunId("sd");
     const child = execFile(NODE, ["--import", "tsx", fixture("secret-harness-child.mts")], {
@@ -122,8 +119,8 @@ describe.skipIf(!ready)("security", () => {
     const harness = await Harness.builder({ runId: testRunId("sx") })
       .process("p", { binary: NODE, args: [SERVER, HOSTILE], port: 0, env: { HOSTILE } })
       .docker("c", { image, port: 8080, env: { HOSTILE } })
-      .remoteLan("r", { ...on(lab.node("s1")), binary: NODE, args: [SERVER, HOSTILE], port: 8098, env: { HOSTILE } })
-      .remoteLan("u", { ...on(lab.node("s2")), binary: NODE, args: [SERVER, HOSTILE], port: 8099, env: { HOSTILE } })
+      .remoteLan("r", { ...on(labOf().node("s1")), binary: NODE, args: [SERVER, HOSTILE], port: 8098, env: { HOSTILE } })
+      .remoteLan("u", { ...on(labOf().node("s2")), binary: NODE, args: [SERVER, HOSTILE], port: 8099, env: { HOSTILE } })
       .start();
     started.push(harness);
     for (const name of ["p", "r", "u"] as const) {
@@ -137,11 +134,11 @@ describe.skipIf(!ready)("security", () => {
     );
     expect(inContainer).toBe(HOSTILE);
     // The env file a user may `source` gives back the same value, without running any of it.
-    const sourced = await lab.exec("s1", ["sh", "-c", '. /opt/harness/r/service.env && printf %s "$HOSTILE"']);
+    const sourced = await labOf().exec("s1", ["sh", "-c", '. /opt/harness/r/service.env && printf %s "$HOSTILE"']);
     expect(sourced.stdout).toBe(HOSTILE);
 
     expect(fs.readdirSync("/tmp").filter((n) => PWNED.test(n))).toEqual([]);
-    for (const node of ["s1", "s2"]) expect((await lab.exec(node, ["ls", "-A", "/tmp"])).stdout.split("\n").filter((n) => PWNED.test(n))).toEqual([]);
+    for (const node of ["s1", "s2"]) expect((await labOf().exec(node, ["ls", "-A", "/tmp"])).stdout.split("\n").filter((n) => PWNED.test(n))).toEqual([]);
   });
 
   it("service names that a shell would act on are refused before anything runs", () => {
@@ -152,7 +149,7 @@ describe.skipIf(!ready)("security", () => {
   });
 
   it("verifies host keys by default: a node whose key is in no known_hosts is refused; opting out connects", async () => {
-    const n1 = lab.node("s1");
+    const n1 = labOf().node("s1");
     const knownHosts = path.join(os.homedir(), ".ssh", "known_hosts");
     const before = fs.existsSync(knownHosts) ? fs.readFileSync(knownHosts, "utf8") : undefined;
     {

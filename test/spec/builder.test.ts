@@ -3,20 +3,11 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { ConfigError, Harness, HarnessError, type ProcessOptions } from "../../src/public/index.js";
+import { thrown as errorOf } from "../support/errors.js";
 
 const node = process.execPath;
 
 /** The error a builder call throws, for assertions on its fields. */
-function errorOf(call: () => unknown): ConfigError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    expect(error).toBeInstanceOf(HarnessError);
-    return error as ConfigError;
-  }
-  throw new Error("expected the call to throw");
-}
 
 /** Builds one process service named "api" with options that the types would refuse. */
 function api(options: Record<string, unknown>) {

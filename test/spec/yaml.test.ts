@@ -4,22 +4,16 @@ import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/errors.js";
 import { loadTopologyFile, parseTopology } from "../../src/spec/yaml.js";
+import { thrown } from "../support/errors.js";
 
 /** The error parsing `text` throws. */
-function errorOf(text: string): ConfigError {
-  try {
-    parseTopology(text);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected the topology to be refused");
-}
 
 /** A topology of one process service "api" with `extra` lines (indented as service keys) after its target. */
 function api(extra = "", target = "        binary: /usr/bin/api\n"): string {
   return `services:\n  api:\n    target:\n      process:\n${target}${extra}`;
 }
+
+const errorOf = (text: string) => thrown(() => parseTopology(text));
 
 describe("the ADR's format", () => {
   test("process targets with binary, args, env, depends_on, health, config and network", () => {

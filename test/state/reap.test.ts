@@ -11,6 +11,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../support/images.js";
+import { alive } from "../support/process-tracker.js";
 
 const child = path.resolve(import.meta.dirname, "../fixtures/mixed-harness-child.mts");
 // Skipped locally without an engine; a failure under MESHBED_REQUIRE_ALL=1 (CI).
@@ -26,16 +27,6 @@ afterEach(() => {
   for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
 
-function dead(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  // A zombie is dead; only its parent's reaping is pending.
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-}
 
 async function startChild(runId: string, mode: "wait" | "exit"): Promise<{ child: ChildProcess; web: number }> {
   const c = spawn(process.execPath, ["--import", "tsx", child], {
@@ -56,7 +47,7 @@ describe.skipIf(!docker)("a harness process that dies without stopping", () => {
     expect(await leftovers(runId)).toEqual(expect.arrayContaining([expect.stringMatching(/^container /), expect.stringMatching(/^network /)]));
     c.kill("SIGKILL");
     await new Promise((resolve) => c.once("exit", resolve));
-    await expect.poll(() => dead(web), { timeout: 2_500, interval: 50 }).toBe(true);
+    await expect.poll(() => !alive(web), { timeout: 2_500, interval: 50 }).toBe(true);
 
     const run = listRuns().find((r) => r.runId === runId)!;
     expect(run.ownerAlive).toBe(false);
@@ -72,7 +63,7 @@ describe.skipIf(!docker)("a harness process that dies without stopping", () => {
     c.stdin!.end();
     await new Promise((resolve) => c.once("exit", resolve));
     // SIGKILL was sent before the exit; on a loaded machine the kernel may take a moment to end it.
-    await expect.poll(() => dead(web), { timeout: 2_000, interval: 50 }).toBe(true);
+    await expect.poll(() => !alive(web), { timeout: 2_000, interval: 50 }).toBe(true);
     expect((await leftovers(runId)).filter((l) => l.startsWith("container "))).toEqual([]);
     // The state dir stays for the reaper, which finds nothing left but the network.
     const [report] = await reapOrphans(listRuns().filter((r) => r.runId === runId));
