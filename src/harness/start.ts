@@ -16,7 +16,8 @@ const log = debugFor("harness");
  */
 export async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
   // What crashed runs left is reaped on the side: it never delays or fails this start.
-  void reapOrphans().catch(() => {});
+  // A run that could not be reaped (its node unreachable) is tried again at most every 10 minutes.
+  void reapOrphans(undefined, { retryAfterMs: 10 * 60_000 }).catch(() => {});
   const runtimes = await loadRuntimes(spec);
   const plan = await planTopology(spec, runtimes);
   log(`run ${plan.runId}: ${Object.keys(plan.services).length} services, levels ${JSON.stringify(plan.levels)}, state dir ${plan.runDir}`);

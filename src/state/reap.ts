@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import path from "node:path";
 import { signalGroup } from "../runtimes/process/process-group.js";
 import type { Resource } from "./run-state.js";
 import { type RunRecord, listRuns } from "./runs.js";
@@ -34,11 +35,30 @@ export interface ReapReport {
   failed: { resource: Resource; error: string }[];
 }
 
+const FAILED_MARK = "reap-failed";
+
+export interface ReapOptions {
+  /**
+   * Skip a run whose last reap failed less than this long ago (a node that is unreachable stays
+   * so for a while: each start must not try it again). Default: 0, always try (`meshbed cleanup`).
+   */
+  retryAfterMs?: number;
+}
+
 /** Undoes what crashed runs left: every run whose owning process is gone. */
-export async function reapOrphans(runs: RunRecord[] = listRuns()): Promise<ReapReport[]> {
+export async function reapOrphans(runs: RunRecord[] = listRuns(), options: ReapOptions = {}): Promise<ReapReport[]> {
   const reports: ReapReport[] = [];
-  for (const run of runs.filter((r) => !r.ownerAlive)) reports.push(await reapRun(run));
+  for (const run of runs.filter((r) => !r.ownerAlive && !failedRecently(r, options.retryAfterMs ?? 0))) reports.push(await reapRun(run));
   return reports;
+}
+
+function failedRecently(run: RunRecord, ms: number): boolean {
+  if (ms <= 0) return false;
+  try {
+    return Date.now() - fs.statSync(path.join(run.dir, FAILED_MARK)).mtimeMs < ms;
+  } catch {
+    return false;
+  }
 }
 
 /** Undoes one run's resources, family by family, newest family first; removes its dir when all are gone. */
@@ -60,6 +80,7 @@ export async function reapRun(run: RunRecord): Promise<ReapReport> {
     }
   }
   if (report.failed.length === 0) fs.rmSync(run.dir, { recursive: true, force: true });
+  else fs.writeFileSync(path.join(run.dir, FAILED_MARK), `${new Date().toISOString()}\n`, { mode: 0o600 });
   return report;
 }
 

@@ -71,3 +71,28 @@ describe.skipIf(!docker)("a harness process that dies without stopping", () => {
     expect(await leftovers(runId)).toEqual([]);
   }, 120_000);
 });
+
+describe("a run that cannot be reaped", () => {
+  it("is tried again by cleanup, but not by every start until a while has passed", async () => {
+    const runId = testRunId("rf");
+    const dir = path.join(os.tmpdir(), `harness-${runId}`);
+    fs.mkdirSync(dir, { mode: 0o700 });
+    // Owned by a pid that cannot exist; a resource of a kind nothing knows how to undo.
+    const state = { runId, pid: 2 ** 30, pidStart: null, startedAt: new Date().toISOString(), services: {}, resources: [{ kind: "bogus", id: "x" }] };
+    fs.writeFileSync(path.join(dir, "state.json"), JSON.stringify(state));
+    try {
+      const mine = () => listRuns().filter((r) => r.runId === runId);
+      const [first] = await reapOrphans(mine(), { retryAfterMs: 60_000 });
+      expect(first!.failed).toHaveLength(1);
+      expect(fs.existsSync(path.join(dir, "reap-failed"))).toBe(true);
+      // As a start reaps: skipped, it failed a moment ago.
+      expect(await reapOrphans(mine(), { retryAfterMs: 60_000 })).toEqual([]);
+      // As `meshbed cleanup` reaps: tried again.
+      const [again] = await reapOrphans(mine());
+      expect(again!.runId).toBe(runId);
+      expect(fs.existsSync(dir)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
