@@ -162,7 +162,13 @@ describe("health checks", () => {
     const events: (HarnessEvent & { at: number })[] = [];
     const harness = t.adopt(await Harness.builder().process("db", t.node("http-server.mjs", { port: 0 })).start({ onEvent: (e) => events.push({ ...e, at: Date.now() }) }));
     let listening: number | undefined;
-    for await (const line of harness.services.db.logs()) if (line.line.includes("listening")) listening = line.time.getTime();
+    // The probe may connect before the server's "listening" line is read from its stdout: wait for it.
+    await expect
+      .poll(async () => {
+        for await (const line of harness.services.db.logs()) if (line.line.includes("listening")) listening = line.time.getTime();
+        return listening;
+      }, { timeout: 5_000, interval: 10 })
+      .toBeDefined();
     const healthy = events.find((e) => e.state === "healthy")!.at;
     // The gaps between checks never exceed 100 ms.
     expect(healthy - listening!).toBeLessThan(150);
