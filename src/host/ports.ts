@@ -15,17 +15,37 @@ export function isPortFree(port: number): Promise<boolean> {
 
 /** A port that is free now and not in `avoid`. */
 export async function freePort(avoid: ReadonlySet<number> = new Set()): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = net.createServer();
-      server.unref();
-      server.once("error", reject);
-      server.listen({ port: 0, exclusive: true }, () => {
-        const { port } = server.address() as net.AddressInfo;
-        server.close(() => resolve(port));
-      });
-    });
-    if (!avoid.has(port)) return port;
+  return (await freePorts(1, avoid))[0]!;
+}
+
+/**
+ * `count` ports that are free now and not in `avoid`, all different: the kernel picks each while the
+ * others are held, all at once (one after another, 50 services waited 25 ms for theirs).
+ */
+export async function freePorts(count: number, avoid: ReadonlySet<number> = new Set()): Promise<number[]> {
+  const held: net.Server[] = [];
+  const ports: number[] = [];
+  try {
+    for (let round = 0; ports.length < count; round++) {
+      if (round === 50) throw new Error(`meshbed: could not find ${count} free ports after 50 attempts`);
+      const picked = await Promise.all(Array.from({ length: count - ports.length }, () => holdAnyPort(held)));
+      ports.push(...picked.filter((port) => !avoid.has(port)));
+    }
+    return ports;
+  } finally {
+    await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
   }
-  throw new Error("meshbed: could not find a free port after 50 attempts");
+}
+
+/** Listens on a port the kernel picks, kept open (in `held`) until the caller closes it. */
+function holdAnyPort(held: net.Server[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen({ port: 0, exclusive: true }, () => {
+      held.push(server);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
 }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { StartError } from "../errors.js";
-import { freePort, isPortFree } from "../host/ports.js";
+import { freePorts, isPortFree } from "../host/ports.js";
 import { loadRuntime } from "../runtimes/load-runtime.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { TargetKind, TopologySpec } from "../spec/types.js";
@@ -52,11 +52,12 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
     addresses: {},
   };
   const ports: Record<string, number> = {};
-  for (const service of local.filter((s) => s.port === 0)) {
-    const port = await freePort(taken);
-    taken.add(port);
-    ports[service.name] = port;
-  }
+  const picking = local.filter((s) => s.port === 0);
+  const picked = await freePorts(picking.length, taken);
+  picking.forEach((service, i) => {
+    ports[service.name] = picked[i]!;
+    taken.add(picked[i]!);
+  });
   const merged = { ports, hostPorts: {} as Record<string, number>, ips: {} as Record<string, ServiceIps>, addresses: {} as HostAddresses };
   for (const [kind, runtime] of runtimes) {
     if (!runtime.gatherFacts) continue;

@@ -17,28 +17,63 @@ export function groupAlive(pgid: number): boolean {
 
 /** Whether /proc shows members of the group and every one is a zombie; false where it cannot tell. */
 function onlyZombiesLeft(pgid: number): boolean {
-  let entries: string[];
+  // Most often the leader itself is alive: one read decides.
+  const leader = statOf(String(pgid));
+  if (leader && leader.pgrp === pgid && !dead(leader.state)) return false;
+  const members = groupsNow().get(pgid);
+  return members !== undefined && members.live === 0 && members.zombies > 0;
+}
+
+interface Members {
+  live: number;
+  zombies: number;
+}
+
+let scan: Map<number, Members> | undefined;
+
+/**
+ * Every process group of /proc, read once per turn of the event loop: 50 services stopping at once
+ * poll together, and a scan each cost more than their whole stop.
+ */
+function groupsNow(): Map<number, Members> {
+  if (scan) return scan;
+  const groups = new Map<number, Members>();
+  let entries: string[] = [];
   try {
     entries = fs.readdirSync("/proc");
   } catch {
-    return false;
+    // Unknown: no group is reported dead.
   }
-  let members = 0;
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    // After the command, which may hold spaces and parentheses: state, ppid, pgrp.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) !== pgid) continue;
-    if (state !== "Z" && state !== "X") return false;
-    members++;
+    const stat = statOf(entry);
+    if (!stat) continue;
+    const members = groups.get(stat.pgrp) ?? { live: 0, zombies: 0 };
+    if (dead(stat.state)) members.zombies++;
+    else members.live++;
+    groups.set(stat.pgrp, members);
   }
-  return members > 0;
+  scan = groups;
+  setImmediate(() => {
+    scan = undefined;
+  }).unref();
+  return groups;
+}
+
+function statOf(pid: string): { state: string; pgrp: number } | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // After the command, which may hold spaces and parentheses: state, ppid, pgrp.
+  const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { state: state!, pgrp: Number(pgrp) };
+}
+
+function dead(state: string): boolean {
+  return state === "Z" || state === "X";
 }
 
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {

@@ -77,9 +77,17 @@ function launchOf(service: PlannedService): { binary: string; cwd: string } {
   return { binary: target.binary, cwd: path.resolve(target.cwd ?? process.cwd()) };
 }
 
+/** Copying `process.env` reads every variable from the OS: once per planned service (preflight, start and restarts share it). */
+const environments = new WeakMap<PlannedService, NodeJS.ProcessEnv>();
+
 function environment(service: PlannedService): NodeJS.ProcessEnv {
-  const target = service.spec.options as unknown as ProcessTarget;
-  return target.inheritEnv ? { ...process.env, ...service.env } : { ...service.env };
+  let env = environments.get(service);
+  if (!env) {
+    const target = service.spec.options as unknown as ProcessTarget;
+    env = target.inheritEnv ? { ...process.env, ...service.env } : { ...service.env };
+    environments.set(service, env);
+  }
+  return env;
 }
 
 /**

@@ -1,0 +1,49 @@
+/** The state file the reaper reads: every recorded resource is on disk before the event loop turns. */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { afterEach, describe, expect, it } from "vitest";
+import { RunState } from "../../src/state/run-state.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function newState(): RunState {
+  const dir = path.join(os.tmpdir(), `harness-test${process.pid}-${dirs.length}`);
+  dirs.push(dir);
+  return RunState.create(dir, `test${dirs.length}`);
+}
+
+const onDisk = (state: RunState) => JSON.parse(fs.readFileSync(path.join(state.dir, "state.json"), "utf8")) as { resources: { id: string }[] };
+
+describe("RunState", () => {
+  it("writes the records of one job together, before any I/O or timer of the next turn", async () => {
+    const state = newState();
+    for (let i = 0; i < 50; i++) state.record({ kind: "process", id: String(1000 + i) });
+    await Promise.resolve();
+    await nextTurn();
+    expect(onDisk(state).resources.map((r) => r.id)).toEqual(Array.from({ length: 50 }, (_, i) => String(1000 + i)));
+    state.forget("process", "1000");
+    await nextTurn();
+    expect(onDisk(state).resources).toHaveLength(49);
+  });
+
+  it("writes nothing once the dir is removed", async () => {
+    const state = newState();
+    state.record({ kind: "process", id: "1" });
+    state.remove();
+    await nextTurn();
+    expect(fs.existsSync(state.dir)).toBe(false);
+  });
+
+  it("is private: the dir 0700, the state file 0600", async () => {
+    const state = newState();
+    state.record({ kind: "process", id: "1" });
+    await nextTurn();
+    expect(fs.statSync(state.dir).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(state.dir, "state.json")).mode & 0o777).toBe(0o600);
+  });
+});
