@@ -5,7 +5,8 @@
  *   port published, level by level;
  * - "dockerode + network": the same plus what meshbed's contract adds (a network of the run's own,
  *   fixed IPs): meshbed's floor, no target;
- * - Testcontainers 11 (`Wait.forListeningPorts()`, level by level), Ryuk disabled:
+ * - Testcontainers 11 (`Wait.forListeningPorts()`, level by level), Ryuk disabled, on the default
+ *   bridge and ("testcontainers + network", like for like) on a `new Network()` with aliases:
  *   TESTCONTAINERS_RYUK_DISABLED=true, since its image is on Docker Hub, which cannot be reached here;
  * - docker compose (Debian's docker-compose v1) with the same image, a healthcheck (busybox's nc has
  *   no -z: a wget of /health inside the container, every 100 ms) and `depends_on: condition: service_healthy`; `up -d`, then the same TCP probe.
@@ -69,7 +70,7 @@ type AnyBuilder = { docker(name: string, o: object): AnyBuilder; start(): Promis
 export async function run(): Promise<ComparisonRow[]> {
   // Read when Testcontainers first starts a container.
   process.env.TESTCONTAINERS_RYUK_DISABLED = "true";
-  const { GenericContainer, Wait } = await import("testcontainers");
+  const { GenericContainer, Network, Wait } = await import("testcontainers");
   const image = await busyboxImage();
   const docker = new Docker();
   const compose = await sh("docker-compose", ["version", "--short"]).then((r) => r.stdout.trim(), () => undefined);
@@ -95,6 +96,30 @@ export async function run(): Promise<ComparisonRow[]> {
     for (const n of [1, 5]) {
       const topology = TOPOLOGIES[n]!;
       const label = n === 1 ? "1 container" : `${n} containers`;
+      const testcontainers = async (withNetwork: boolean) => {
+        const t0 = performance.now();
+        const network = withNetwork ? await new Network().start() : undefined;
+        const started: { stop(o: object): Promise<unknown> }[] = [];
+        for (const level of levels(topology)) {
+          started.push(
+            ...(await Promise.all(
+              level.map((name) => {
+                let container = new GenericContainer(image)
+                  .withEnvironment({ PORT: String(PORT) })
+                  .withLabels({ [BENCH_LABEL]: "testcontainers" })
+                  .withExposedPorts(PORT)
+                  .withWaitStrategy(Wait.forListeningPorts());
+                if (network) container = container.withNetwork(network).withNetworkAliases(name);
+                return container.start();
+              }),
+            )),
+          );
+        }
+        const ms = performance.now() - t0;
+        await Promise.all(started.map((c) => c.stop({ timeout: 10_000 })));
+        await network?.stop();
+        return ms;
+      };
       const sides: Parameters<typeof compare>[0]["sides"] = {
         meshbed: {
           async run() {
@@ -161,29 +186,9 @@ export async function run(): Promise<ComparisonRow[]> {
             return ms;
           },
         },
-        testcontainers: {
-          async run() {
-            const t0 = performance.now();
-            const started: { stop(o: object): Promise<unknown> }[] = [];
-            for (const level of levels(topology)) {
-              started.push(
-                ...(await Promise.all(
-                  level.map(() =>
-                    new GenericContainer(image)
-                      .withEnvironment({ PORT: String(PORT) })
-                      .withLabels({ [BENCH_LABEL]: "testcontainers" })
-                      .withExposedPorts(PORT)
-                      .withWaitStrategy(Wait.forListeningPorts())
-                      .start(),
-                  ),
-                )),
-              );
-            }
-            const ms = performance.now() - t0;
-            await Promise.all(started.map((c) => c.stop({ timeout: 10_000 })));
-            return ms;
-          },
-        },
+        testcontainers: { run: () => testcontainers(false) },
+        // Like for like with meshbed: containers that can reach each other (a network of their own, an alias each).
+        "testcontainers + network": { run: () => testcontainers(true) },
       };
       if (compose) {
         sides["docker compose"] = {
@@ -216,6 +221,7 @@ export async function run(): Promise<ComparisonRow[]> {
             dockerode: "create + start + inspect for the IP + the same TCP probe; default bridge; port published",
             "dockerode + network": "meshbed's floor, bare: a network of the run's own, fixed IPs, port published, the same probe (no target)",
             testcontainers: "Testcontainers 11, Wait.forListeningPorts(), TESTCONTAINERS_RYUK_DISABLED=true (Ryuk's image is on Docker Hub: no registry here)",
+            "testcontainers + network": "the same on a `new Network()` of its own with an alias each, so that the containers can reach each other (no target)",
             "docker compose": `docker-compose ${compose ?? ""} (v1), up -d with healthchecks (wget of /health in the container, interval 100ms) and depends_on: service_healthy, then the same TCP probe`,
           },
         })),
