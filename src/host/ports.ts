@@ -28,8 +28,11 @@ export async function freePorts(count: number, avoid: ReadonlySet<number> = new 
   try {
     for (let round = 0; ports.length < count; round++) {
       if (round === 50) throw new Error(`meshbed: could not find ${count} free ports after 50 attempts`);
-      const picked = await Promise.all(Array.from({ length: count - ports.length }, () => holdAnyPort(held)));
-      ports.push(...picked.filter((port) => !avoid.has(port)));
+      // Settled, not raced: a listen still pending when another failed would be left open.
+      const picked = await Promise.allSettled(Array.from({ length: count - ports.length }, () => holdAnyPort(held)));
+      const failed = picked.find((p): p is PromiseRejectedResult => p.status === "rejected");
+      if (failed) throw failed.reason;
+      ports.push(...picked.map((p) => (p as PromiseFulfilledResult<number>).value).filter((port) => !avoid.has(port)));
     }
     return ports;
   } finally {
