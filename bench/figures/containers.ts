@@ -20,10 +20,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import { Harness } from "../../src/public/index.js";
-import { freePort } from "../../src/host/ports.js";
-import { planNetwork } from "../../src/runtimes/docker/run-network.js";
-import { formatCidr } from "../../src/runtimes/docker/subnets.js";
+import { freePorts } from "../../src/host/ports.js";
 import { busyboxImage } from "../../test/support/images.js";
+import { createBareContainer, createBareNetwork } from "../bare-docker.js";
 import { type ComparisonRow, compare } from "../compare.js";
 import { probeUntilOpen } from "../probe.js";
 import { CONTAINER_PORT as PORT } from "../topologies.js";
@@ -137,16 +136,7 @@ export async function run(): Promise<ComparisonRow[]> {
             const t0 = performance.now();
             const containers = await bareStart(
               async (c) => (await c.inspect()).NetworkSettings.Networks.bridge!.IPAddress,
-              async () => {
-                const hostPort = await freePort();
-                return docker.createContainer({
-                  Image: image,
-                  Env: [`PORT=${PORT}`],
-                  Labels: { [BENCH_LABEL]: "dockerode" },
-                  ExposedPorts: { [`${PORT}/tcp`]: {} },
-                  HostConfig: { PortBindings: { [`${PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: String(hostPort) }] } },
-                });
-              },
+              () => createBareContainer(docker, image, { [BENCH_LABEL]: "dockerode" }),
               topology,
             );
             const ms = performance.now() - t0;
@@ -157,32 +147,15 @@ export async function run(): Promise<ComparisonRow[]> {
         "dockerode + network": {
           async run() {
             const t0 = performance.now();
-            const runId = `bench${Math.random().toString(36).slice(2, 8)}`;
-            // A subnet clear of the host's routes and the engine's networks, chosen as meshbed does.
-            const { name, subnet, gateway, ips } = await planNetwork(docker, runId, Object.keys(topology), []);
-            const network = await docker.createNetwork({
-              Name: name,
-              IPAM: { Config: [{ Subnet: formatCidr(subnet), Gateway: gateway }] },
-              Labels: { "meshbed.run": runId },
-            });
+            const { network, labels, remove } = await createBareNetwork(docker, Object.keys(topology));
             const containers = await bareStart(
-              async (_c, service) => ips[service]!,
-              async (service) => {
-                const hostPort = await freePort();
-                return docker.createContainer({
-                  Image: image,
-                  Env: [`PORT=${PORT}`],
-                  Labels: { "meshbed.run": runId },
-                  ExposedPorts: { [`${PORT}/tcp`]: {} },
-                  HostConfig: { NetworkMode: name, PortBindings: { [`${PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: String(hostPort) }] } },
-                  NetworkingConfig: { EndpointsConfig: { [name]: { IPAMConfig: { IPv4Address: ips[service]! } } } },
-                });
-              },
+              async (_c, service) => network.ips[service]!,
+              (service) => createBareContainer(docker, image, labels, { network, service }),
               topology,
             );
             const ms = performance.now() - t0;
             await Promise.all(containers.map((c) => c.remove({ force: true })));
-            await network.remove();
+            await remove();
             return ms;
           },
         },
@@ -194,7 +167,8 @@ export async function run(): Promise<ComparisonRow[]> {
         sides["docker compose"] = {
           async run() {
             const project = `mbbench${Math.random().toString(36).slice(2, 8)}`;
-            const ports = Object.fromEntries(await Promise.all(Object.keys(topology).map(async (s) => [s, await freePort()] as const)));
+            const picked = await freePorts(Object.keys(topology).length);
+            const ports = Object.fromEntries(Object.keys(topology).map((s, i) => [s, picked[i]!]));
             const file = path.join(work, `${project}.yaml`);
             fs.writeFileSync(file, composeFile(image, topology, ports));
             const args = ["-p", project, "-f", file];

@@ -12,45 +12,15 @@
  * bridge does not pay. Both publish the port on the host, as meshbed does.
  */
 import Docker from "dockerode";
-import { freePort } from "../../src/host/ports.js";
-import { planNetwork } from "../../src/runtimes/docker/run-network.js";
-import { formatCidr } from "../../src/runtimes/docker/subnets.js";
 import { busyboxImage } from "../../test/support/images.js";
+import { createBareContainer, createBareNetwork } from "../bare-docker.js";
 import { type ComparisonRow, compare } from "../compare.js";
-import { CONTAINER_PORT as PORT } from "../topologies.js";
 
-const LABEL = "meshbed.bench";
+const LABELS = { "meshbed.bench": "engine" };
 
 export async function run(): Promise<ComparisonRow[]> {
   const image = await busyboxImage();
   const docker = new Docker();
-
-  const container = async (network?: { name: string; ip: string }) =>
-    docker.createContainer({
-      Image: image,
-      Env: [`PORT=${PORT}`],
-      Labels: { [LABEL]: "engine" },
-      ExposedPorts: { [`${PORT}/tcp`]: {} },
-      HostConfig: {
-        ...(network && { NetworkMode: network.name }),
-        PortBindings: { [`${PORT}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: String(await freePort()) }] },
-      },
-      ...(network && { NetworkingConfig: { EndpointsConfig: { [network.name]: { IPAMConfig: { IPv4Address: network.ip } } } } }),
-    });
-
-  /** A network as meshbed makes one: a subnet clear of routes and other networks. */
-  const newNetwork = async () => {
-    const runId = `bench${Math.random().toString(36).slice(2, 8)}`;
-    const planned = await planNetwork(docker, runId, ["s0"], []);
-    const t0 = performance.now();
-    const network = await docker.createNetwork({
-      Name: planned.name,
-      Driver: "bridge",
-      IPAM: { Config: [{ Subnet: formatCidr(planned.subnet), Gateway: planned.gateway }] },
-      Labels: { "meshbed.run": runId },
-    });
-    return { network, ms: performance.now() - t0, name: planned.name, ip: planned.ips.s0! };
-  };
 
   const timedStart = async (c: Docker.Container) => {
     const t0 = performance.now();
@@ -64,21 +34,21 @@ export async function run(): Promise<ComparisonRow[]> {
     figure: "Docker engine alone: what a network of the run's own costs",
     baseline: "start, default bridge",
     sides: {
-      "start, default bridge": { run: async () => timedStart(await container()) },
+      "start, default bridge": { run: async () => timedStart(await createBareContainer(docker, image, LABELS)) },
       "start, run network": {
         async run() {
-          const { network, name, ip } = await newNetwork();
+          const { network, remove } = await createBareNetwork(docker, ["s0"]);
           try {
-            return await timedStart(await container({ name, ip }));
+            return await timedStart(await createBareContainer(docker, image, LABELS, { network, service: "s0" }));
           } finally {
-            await network.remove();
+            await remove();
           }
         },
       },
       "create the network": {
         async run() {
-          const { network, ms } = await newNetwork();
-          await network.remove();
+          const { ms, remove } = await createBareNetwork(docker, ["s0"]);
+          await remove();
           return ms;
         },
       },

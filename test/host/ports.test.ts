@@ -1,4 +1,5 @@
 /** Free ports for `port: 0` services: picked together, all different, none of those to avoid. */
+import fs from "node:fs";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { freePort, freePorts } from "../../src/host/ports.js";
@@ -27,6 +28,13 @@ describe("freePorts", () => {
     expect(ports.filter((p) => avoid.has(p) || p === takenPort)).toEqual([]);
     expect(await freePort(avoid)).not.toBe(takenPort);
     await new Promise((r) => taken.close(r));
+  });
+
+  it("gives up rather than give a port to avoid, when the kernel offers only those", async () => {
+    // Port 0 is picked from the ephemeral range: avoid all of it.
+    const [low, high] = fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    const everyOffer = new Set(Array.from({ length: high! - low! + 1 }, (_, i) => low! + i));
+    await expect(freePorts(2, everyOffer)).rejects.toThrow(/could not find 2 free ports/);
   });
 
   it("gives nothing for nothing", async () => {

@@ -23,7 +23,11 @@ describe("RunState", () => {
   it("writes the records of one job together, before any I/O or timer of the next turn", async () => {
     const state = newState();
     for (let i = 0; i < 50; i++) state.record({ kind: "process", id: String(1000 + i) });
+    // Not one write per record: none of them is on disk while the job runs…
+    expect(onDisk(state).resources).toEqual([]);
+    // …and all of them are once its microtasks ran, before any timer or I/O callback (setImmediate).
     await Promise.resolve();
+    expect(onDisk(state).resources.map((r) => r.id)).toEqual(Array.from({ length: 50 }, (_, i) => String(1000 + i)));
     await nextTurn();
     expect(onDisk(state).resources.map((r) => r.id)).toEqual(Array.from({ length: 50 }, (_, i) => String(1000 + i)));
     state.forget("process", "1000");
@@ -31,6 +35,7 @@ describe("RunState", () => {
     expect(onDisk(state).resources).toHaveLength(49);
   });
 
+  // A write into the removed dir would throw ENOENT from a microtask: an uncaught error fails the test.
   it("writes nothing once the dir is removed", async () => {
     const state = newState();
     state.record({ kind: "process", id: "1" });
