@@ -26,11 +26,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# npm dependencies, when the lock file is newer than what is installed.
-# Not `npm ci`: vite (under vitest) names an optional dependency the registry here does not serve,
-# so the lock file cannot list it and `npm ci` refuses; `npm install` follows the lock and skips it.
+# npm dependencies, exactly as the lock file lists them, when it is newer than what is installed.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error
 fi
 
 # A Docker engine, when none answers.

@@ -264,7 +264,11 @@ describe("errors found while starting, after other services started", () => {
     const starting = Harness.builder({ runId })
       .process("db", t.node("http-server.mjs", { port: 0 }))
       .process("api", { ...t.node("late-ready.mjs", { env: { READY_DELAY_MS: "30000" }, health: { logLine: "ready to serve" } }), dependsOn: ["db"] })
-      .start({ signal: abort.signal, onEvent: (e) => e.service === "api" && e.state === "starting" && setTimeout(() => abort.abort(), 100) });
+      .start({
+        signal: abort.signal,
+        // Abort once api runs (it has recorded its pid), whatever time its Node takes to boot.
+        onEvent: (e) => e.service === "api" && e.state === "starting" && void t.waitForPids("api", 1).then(() => abort.abort()),
+      });
     const error = await failure(() => starting);
     expectError(error, "E_START_ABORTED", undefined);
     expect(t.pids()).toHaveLength(2);

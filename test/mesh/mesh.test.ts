@@ -192,8 +192,8 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     });
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
-    // wireguard-go outlives its harness, as after any crash.
-    expect(fs.existsSync(`/sys/class/net/${ifname}`)).toBe(true);
+    // The hub interface may be gone already (the watchdog deletes a dead harness's) or not yet:
+    // whichever wins, the reaper must leave nothing and report no failure.
     const record = listRuns().find((r) => r.runId === runId)!;
     expect(record.state.resources.map((r) => r.kind)).toEqual(expect.arrayContaining(["mesh-hub", "mesh-sysctl", "mesh-iptables", "mesh-node"]));
     const [report] = await reapOrphans([record]);
