@@ -7,7 +7,7 @@ export default defineConfig({
         // The pure parts: spec, plan, env, logs. No processes, no network.
         test: {
           name: "unit",
-          include: ["test/{spec,plan,logs}/**/*.test.ts"],
+          include: ["test/{topology,plan,logs}/**/*.test.ts"],
           typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "./tsconfig.typecheck.json" },
         },
       },
@@ -16,7 +16,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/{spec,plan,logs}/**", "**/node_modules/**"],
+          exclude: ["test/{topology,plan,logs}/**", "**/node_modules/**"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,

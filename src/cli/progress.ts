@@ -1,4 +1,4 @@
-import type { HarnessEvent } from "../spec/types.js";
+import type { HarnessEvent } from "../topology/types.js";
 
 /** Where the progress goes: stdout, or a stand-in in tests. */
 export interface ProgressOutput {

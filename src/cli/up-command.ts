@@ -3,7 +3,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { Harness } from "../harness/harness.js";
 import type { LogLine } from "../logs/service-log.js";
-import type { HarnessEvent } from "../spec/types.js";
+import type { HarnessEvent } from "../topology/types.js";
 import type { Command } from "./commands.js";
 import { upDetached } from "./detach.js";
 import { prefixer } from "./log-prefix.js";

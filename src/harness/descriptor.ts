@@ -1,5 +1,5 @@
 import type { ServiceAddresses } from "../plan/plan.js";
-import type { TargetKind } from "../spec/types.js";
+import type { TargetKind } from "../topology/types.js";
 
 /** One service in the registry: its target and every address it has. Plain JSON. */
 export interface RegistryEntry {

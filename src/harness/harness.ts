@@ -1,8 +1,8 @@
 import { ConfigError } from "../errors.js";
 import { type MeshControl, meshOf } from "../mesh/mesh-registry.js";
-import { HarnessBuilder, type ServiceMap } from "../spec/builder.js";
-import type { HarnessOptions } from "../spec/types.js";
-import { loadTopologyFile } from "../spec/yaml.js";
+import { HarnessBuilder, type ServiceMap } from "../topology/builder.js";
+import type { HarnessOptions } from "../topology/types.js";
+import { loadTopologyFile } from "../topology/yaml.js";
 import type { HarnessDescriptor, Registry } from "./descriptor.js";
 import type { Run } from "./run.js";
 import { ServiceHandle } from "./service-handle.js";

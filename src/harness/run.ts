@@ -1,7 +1,7 @@
 import { HarnessError, StartError, StopError } from "../errors.js";
 import type { Plan } from "../plan/plan.js";
 import type { Runtime } from "../runtimes/runtime.js";
-import type { HarnessEvent, TargetKind } from "../spec/types.js";
+import type { HarnessEvent, TargetKind } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
 import { type Stoppable, track, untrack } from "./exit-hooks.js";
 import { Partitions } from "./partition.js";

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { HarnessEvent } from "../spec/types.js";
+import type { HarnessEvent } from "../topology/types.js";
 import { probeFor } from "../health/probes.js";
 import { waitHealthy } from "../health/wait-healthy.js";
 import { ServiceLog } from "../logs/service-log.js";

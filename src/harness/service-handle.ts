@@ -3,7 +3,7 @@ import type { LogLine, LogsOptions } from "../logs/service-log.js";
 import { addrFor } from "../plan/plan.js";
 import type { ServiceAddresses } from "../plan/plan.js";
 import type { RuntimeInfo } from "../runtimes/runtime.js";
-import type { TargetKind } from "../spec/types.js";
+import type { TargetKind } from "../topology/types.js";
 import type { ServiceController, ServiceState } from "./service-controller.js";
 
 export interface ServiceStatus extends RuntimeInfo {

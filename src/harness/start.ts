@@ -1,6 +1,6 @@
 import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
-import type { ServiceMap } from "../spec/builder.js";
-import type { HarnessEvent, StartOptions, TopologySpec } from "../spec/types.js";
+import type { ServiceMap } from "../topology/builder.js";
+import type { HarnessEvent, StartOptions, TopologySpec } from "../topology/types.js";
 import { debugFor } from "../debug.js";
 import { deadlineSignal } from "../host/deadline-signal.js";
 import { reapOrphans } from "../state/reap.js";

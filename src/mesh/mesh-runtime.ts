@@ -12,7 +12,7 @@ import { resolveDestination } from "../runtimes/ssh/ssh-destination.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import { sshPool } from "../runtimes/ssh/ssh-pool.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtimes/runtime.js";
-import type { NetworkOptions, ServiceSpec } from "../spec/types.js";
+import type { NetworkOptions, ServiceSpec } from "../topology/types.js";
 import type { Resource, RunState } from "../state/run-state.js";
 import { hostCommand } from "./host-command.js";
 import { Hub } from "./hub.js";

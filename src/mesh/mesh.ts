@@ -13,7 +13,7 @@ import type { SshConnection } from "../runtimes/ssh/ssh-connection.js";
 import { resolveDestination } from "../runtimes/ssh/ssh-destination.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { SshPool } from "../runtimes/ssh/ssh-pool.js";
-import type { NetworkOptions } from "../spec/types.js";
+import type { NetworkOptions } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
 import { formatCidr, parseCidr } from "../host/cidr.js";
 import { Hub } from "./hub.js";

@@ -1,6 +1,6 @@
 import type { RemoteBinaryOptions, RemotePackageOptions } from "../runtimes/ssh/ssh-options.js";
 import { REMOTE_KEYS, validateRemoteOptions } from "../runtimes/ssh/ssh-options.js";
-import { type At, expected, optionalString } from "../spec/validate.js";
+import { type At, expected, optionalString } from "../topology/validate.js";
 import { isWireguardKey } from "./keys.js";
 
 interface WireguardExtra {

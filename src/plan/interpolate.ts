@@ -1,5 +1,5 @@
 import { ConfigError } from "../errors.js";
-import { closest } from "../spec/did-you-mean.js";
+import { closest } from "../topology/did-you-mean.js";
 
 const PATTERN = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

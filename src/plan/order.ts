@@ -1,6 +1,6 @@
 import { ConfigError } from "../errors.js";
-import { closest } from "../spec/did-you-mean.js";
-import type { ServiceSpec } from "../spec/types.js";
+import { closest } from "../topology/did-you-mean.js";
+import type { ServiceSpec } from "../topology/types.js";
 
 /**
  * Groups services into levels: every service's dependencies sit in earlier levels, so each level

@@ -1,4 +1,4 @@
-import type { ServiceSpec } from "../spec/types.js";
+import type { ServiceSpec } from "../topology/types.js";
 import type { Placement } from "./addresses.js";
 import type { HostFacts } from "./plan.js";
 

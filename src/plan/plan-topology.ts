@@ -5,7 +5,7 @@ import { StartError } from "../errors.js";
 import { freePorts, isPortFree } from "../host/ports.js";
 import { loadRuntime } from "../runtimes/load-runtime.js";
 import type { Runtime } from "../runtimes/runtime.js";
-import type { TargetKind, TopologySpec } from "../spec/types.js";
+import type { TargetKind, TopologySpec } from "../topology/types.js";
 import type { HostAddresses } from "./addresses.js";
 import { type HostFacts, type Plan, type ServiceIps, makePlan } from "./plan.js";
 

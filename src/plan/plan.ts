@@ -1,7 +1,7 @@
 import path from "node:path";
 import { ConfigError } from "../errors.js";
-import { envPrefix } from "../spec/service-options.js";
-import type { ServiceSpec, TargetKind, TopologySpec } from "../spec/types.js";
+import { envPrefix } from "../topology/service-options.js";
+import type { ServiceSpec, TargetKind, TopologySpec } from "../topology/types.js";
 import { type HostAddresses, type Placement, addressFor, formatEndpoint } from "./addresses.js";
 import { interpolate } from "./interpolate.js";
 import { dependencyLevels } from "./order.js";

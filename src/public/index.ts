@@ -1,11 +1,11 @@
 export { Harness, type ServiceHandles } from "../harness/harness.js";
-export { HarnessBuilder, type ServiceMap } from "../spec/builder.js";
+export { HarnessBuilder, type ServiceMap } from "../topology/builder.js";
 export { ServiceHandle, type ServiceStatus } from "../harness/service-handle.js";
 export type { HarnessDescriptor, ServiceDescriptor, Registry, RegistryEntry } from "../harness/descriptor.js";
 export type { ServiceState } from "../harness/service-controller.js";
 export type { LogLine, LogsOptions } from "../logs/service-log.js";
 export type { Plan, PlannedService, ServiceAddresses } from "../plan/plan.js";
-export { parseTopology } from "../spec/yaml.js";
+export { parseTopology } from "../topology/yaml.js";
 export { renderEnvFile } from "../plan/env-file.js";
 export type { DockerBuild, DockerContainerOptions, DockerFile, DockerOptions } from "../runtimes/docker/docker-options.js";
 export type { RemoteBinaryOptions, RemoteLanOptions, RemotePackageOptions, SshOptions } from "../runtimes/ssh/ssh-options.js";
@@ -23,5 +23,5 @@ export type {
   StartOptions,
   TargetKind,
   TopologySpec,
-} from "../spec/types.js";
+} from "../topology/types.js";
 export { ConfigError, HarnessError, StartError, StopError, type ErrorCode } from "../errors.js";

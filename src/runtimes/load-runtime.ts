@@ -1,4 +1,4 @@
-import type { TargetKind } from "../spec/types.js";
+import type { TargetKind } from "../topology/types.js";
 import type { Runtime } from "./runtime.js";
 
 /** Imports a runtime only when a topology uses its target: one line per runtime. */

@@ -1,7 +1,7 @@
 import type { ServiceLog } from "../logs/service-log.js";
 import type { HostAddresses } from "../plan/addresses.js";
 import type { Plan, PlannedService, ServiceIps } from "../plan/plan.js";
-import type { ServiceSpec, TargetKind, TopologySpec } from "../spec/types.js";
+import type { ServiceSpec, TargetKind, TopologySpec } from "../topology/types.js";
 import type { Resource, RunState } from "../state/run-state.js";
 
 export interface ExitInfo {

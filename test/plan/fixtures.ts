@@ -1,5 +1,5 @@
 import type { HostFacts } from "../../src/plan/plan.js";
-import type { ServiceSpec, TargetKind, TopologySpec } from "../../src/spec/types.js";
+import type { ServiceSpec, TargetKind, TopologySpec } from "../../src/topology/types.js";
 
 /** Fixed facts about the host: the plan is pure given these. */
 export function hostFacts(overrides: Partial<HostFacts> = {}): HostFacts {

@@ -10,7 +10,7 @@ import { Harness, type HarnessEvent } from "../../src/public/index.js";
 import type { LabNode } from "../../src/public/lab.js";
 import { chainName } from "../../src/harness/partition.js";
 import { cgroupOf, cgroupRoot } from "../../src/harness/partition-cgroups.js";
-import { parseTopology } from "../../src/spec/yaml.js";
+import { parseTopology } from "../../src/topology/yaml.js";
 import { reapOrphans } from "../../src/state/reap.js";
 import { listRuns } from "../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, leftovers, testDocker, testRunId } from "../support/images.js";

@@ -1,6 +1,6 @@
 import path from "node:path";
-import type { CommonServiceOptions } from "../../spec/types.js";
-import { type At, boolean, expected, fail, integer, isPlainObject, object, optionalString, string, stringArray } from "../../spec/validate.js";
+import type { CommonServiceOptions } from "../../topology/types.js";
+import { type At, boolean, expected, fail, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
 
 /** A file put into the container before it starts: its content, or a file of the harness host. */
 export type DockerFile =

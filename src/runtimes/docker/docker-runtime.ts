@@ -3,7 +3,7 @@ import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { freePort } from "../../host/ports.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
-import type { ServiceSpec } from "../../spec/types.js";
+import type { ServiceSpec } from "../../topology/types.js";
 import type { Resource, RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { checkHostFiles } from "./container-files.js";

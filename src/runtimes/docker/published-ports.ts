@@ -1,6 +1,6 @@
 import { StartError } from "../../errors.js";
 import { isPortFree } from "../../host/ports.js";
-import type { ServiceSpec } from "../../spec/types.js";
+import type { ServiceSpec } from "../../topology/types.js";
 import type { DockerTarget, PublishedPort } from "./docker-options.js";
 
 /** A published port with its host port decided. */

@@ -1,5 +1,5 @@
-import type { ProcessOptions } from "../../spec/types.js";
-import { type At, boolean, optionalString, string, stringArray } from "../../spec/validate.js";
+import type { ProcessOptions } from "../../topology/types.js";
+import { type At, boolean, optionalString, string, stringArray } from "../../topology/validate.js";
 
 export type { ProcessOptions };
 

@@ -1,5 +1,5 @@
-import type { CommonServiceOptions } from "../../spec/types.js";
-import { type At, expected, integer, isPlainObject, object, optionalString, string, stringArray } from "../../spec/validate.js";
+import type { CommonServiceOptions } from "../../topology/types.js";
+import { type At, expected, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
 
 /**
  * How to reach a node over SSH. The names are OpenSSH's own options, and each one overrides what

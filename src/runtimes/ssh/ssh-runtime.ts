@@ -4,7 +4,7 @@ import net from "node:net";
 import { HarnessError, StartError } from "../../errors.js";
 import { type ServicePackage, readPackage } from "../../package/package-archive.js";
 import type { PlannedService, ServiceIps } from "../../plan/plan.js";
-import type { ServiceSpec } from "../../spec/types.js";
+import type { ServiceSpec } from "../../topology/types.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
 import { hasMesh } from "../../mesh/mesh-registry.js";

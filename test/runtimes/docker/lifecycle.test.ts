@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, HarnessError, type LogLine, parseTopology } from "../../../src/public/index.js";
-import { HarnessBuilder } from "../../../src/spec/builder.js";
+import { HarnessBuilder } from "../../../src/topology/builder.js";
 import { busyboxImage, dockerAvailable, leftovers, testDocker, testRunId } from "../../support/images.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/", import.meta.url));

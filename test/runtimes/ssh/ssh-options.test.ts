@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, Harness } from "../../../src/public/index.js";
 import { checkHostKey, fingerprint, knownHostsName, matchesHost } from "../../../src/runtimes/ssh/known-hosts.js";
 import { resolveDestination } from "../../../src/runtimes/ssh/ssh-destination.js";
-import { parseTopology } from "../../../src/spec/yaml.js";
+import { parseTopology } from "../../../src/topology/yaml.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "meshbed-ssh-pure-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/errors.js";
-import { loadTopologyFile, parseTopology } from "../../src/spec/yaml.js";
+import { loadTopologyFile, parseTopology } from "../../src/topology/yaml.js";
 import { thrown } from "../support/errors.js";
 
 /** The error parsing `text` throws. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { closest } from "../../src/spec/did-you-mean.js";
+import { closest } from "../../src/topology/did-you-mean.js";
 
 describe("closest", () => {
   const options = ["port", "env", "dependsOn", "health", "startTimeoutMs", "binary", "args"];
