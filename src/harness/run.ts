@@ -4,7 +4,7 @@ import type { Runtime } from "../runtimes/runtime.js";
 import type { HarnessEvent, TargetKind } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
 import { type Stoppable, track, untrack } from "./exit-hooks.js";
-import { Partitions } from "./partition.js";
+import { Partitions } from "../faults/partition.js";
 import { ServiceController } from "./service-controller.js";
 
 /**

@@ -8,7 +8,7 @@ import type { RunningService } from "../runtimes/runtime.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { RunState } from "../state/run-state.js";
 import { cgroupName, cgroupRoot, groupPids, moveInto, openConnections, removeCgroup } from "./partition-cgroups.js";
-import type { ServiceController } from "./service-controller.js";
+import type { ServiceController } from "../harness/service-controller.js";
 
 const log = debugFor("faults");
 

@@ -1,0 +1,46 @@
+import path from "node:path";
+import { isVanishedLabNode } from "../lab/vanished-node.js";
+import type { Resource } from "../state/run-state.js";
+import type { RunRecord } from "../state/runs.js";
+import { removeCgroup } from "./partition-cgroups.js";
+import { removeHostChains, removeNodeChainScript } from "./partition.js";
+
+/**
+ * Removes the firewall chains of a crashed run's partitions: the run's own chains on the harness
+ * host (and the jumps to them), and on each node over SSH. Never a rule of anyone else.
+ */
+export async function reapFirewall(run: RunRecord, resources: readonly Resource[]): Promise<void> {
+  const errors: string[] = [];
+  for (const resource of resources) {
+    try {
+      if (resource.kind === "firewall-host") {
+        await removeHostChains(resource.id);
+      } else if (resource.kind === "firewall-cgroup") {
+        const root = String(resource.root);
+        // Only a cgroup of the run's own making: `<cgroup2 root>/mb-<runId>-…`.
+        if (path.dirname(resource.id) !== root || !path.basename(resource.id).startsWith(`mb-${run.runId}-`)) throw new Error("not a cgroup of this run");
+        removeCgroup(root, resource.id);
+      } else if (resource.kind === "firewall-node") {
+        const node = resource.node as { host: string; user: string | undefined; ssh: Record<string, unknown> } | undefined;
+        if (!node) throw new Error("no node recorded");
+        // A node that vanished with its lab: nothing left to undo, and nothing may be sent to it.
+        if (await isVanishedLabNode(node.host)) continue;
+        const { SshPool } = await import("../runtimes/ssh/ssh-pool.js");
+        const { resolveDestination } = await import("../runtimes/ssh/ssh-destination.js");
+        const pool = new SshPool();
+        const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh as never));
+        try {
+          const result = await connection.runAsRoot(removeNodeChainScript(String(resource.chain)));
+          if (result.code !== 0) throw new Error(result.stderr.trim() || `exit ${result.code}`);
+        } finally {
+          await pool.release(connection);
+        }
+      } else {
+        throw new Error(`unknown kind ${resource.kind}`);
+      }
+    } catch (error) {
+      errors.push(`${resource.kind} ${resource.id}: ${(error as Error).message}`);
+    }
+  }
+  if (errors.length > 0) throw new Error(errors.join("; "));
+}
