@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import type { TcpConnection } from "./partition-rules.js";
 
 /**
  * A process of the harness host has no address of its own, so a partition tells its traffic
@@ -114,10 +115,10 @@ export function removeCgroup(root: string, dir: string, origins: ReadonlyMap<num
 }
 
 /**
- * The TCP connections the processes `pids` have open to `ip:port`, by their local port: found by
- * the socket inodes of their fds in /proc/net/tcp (the host's network namespace).
+ * The TCP connections the processes `pids` have open, by their local port and where they go: found
+ * by the socket inodes of their fds in /proc/net/tcp (the host's network namespace).
  */
-export function openConnections(pids: readonly number[], ip: string, port: number): number[] {
+export function tcpConnections(pids: readonly number[]): TcpConnection[] {
   const inodes = new Set<string>();
   for (const pid of pids) {
     let fds: string[];
@@ -136,8 +137,7 @@ export function openConnections(pids: readonly number[], ip: string, port: numbe
     }
   }
   if (inodes.size === 0) return [];
-  const wanted = `${hexIp(ip)}:${port.toString(16).toUpperCase().padStart(4, "0")}`;
-  const ports: number[] = [];
+  const connections: TcpConnection[] = [];
   let table: string;
   try {
     table = fs.readFileSync("/proc/net/tcp", "utf8");
@@ -146,17 +146,17 @@ export function openConnections(pids: readonly number[], ip: string, port: numbe
   }
   for (const line of table.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10 || f[2] !== wanted || !inodes.has(f[9]!)) continue;
-    ports.push(Number.parseInt(f[1]!.split(":")[1]!, 16));
+    if (f.length < 10 || !inodes.has(f[9]!)) continue;
+    const [remoteIp, remotePort] = f[2]!.split(":");
+    connections.push({ localPort: Number.parseInt(f[1]!.split(":")[1]!, 16), remoteIp: ipOfHex(remoteIp!), remotePort: Number.parseInt(remotePort!, 16) });
   }
-  return ports;
+  return connections;
 }
 
-/** /proc/net/tcp's form of an IPv4 address: the 4 bytes in host (little-endian) order, as hex. */
-function hexIp(ip: string): string {
-  return ip
-    .split(".")
-    .map((b) => Number(b).toString(16).toUpperCase().padStart(2, "0"))
+/** An IPv4 address from /proc/net/tcp's form: the 4 bytes in host (little-endian) order, as hex. */
+function ipOfHex(hex: string): string {
+  return (hex.match(/../g) ?? [])
+    .map((b) => Number.parseInt(b, 16))
     .reverse()
-    .join("");
+    .join(".");
 }

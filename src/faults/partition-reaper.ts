@@ -3,7 +3,8 @@ import { isVanishedLabNode } from "../lab/vanished-node.js";
 import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
 import { removeCgroup } from "./partition-cgroups.js";
-import { removeHostChains, removeNodeChainScript } from "./partition.js";
+import { removeHostChains } from "./iptables.js";
+import { removeNodeChainScript } from "./partition-rules.js";
 
 /**
  * Removes the firewall chains of a crashed run's partitions: the run's own chains on the harness

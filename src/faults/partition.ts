@@ -1,48 +1,42 @@
-import { execFile, execFileSync } from "node:child_process";
 import path from "node:path";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
-import { addressFor } from "../plan/addresses.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
 import type { RunningService } from "../runtimes/runtime.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { RunState } from "../state/run-state.js";
-import { cgroupName, cgroupRoot, groupPids, moveInto, openConnections, removeCgroup } from "./partition-cgroups.js";
-import type { ServiceController } from "../harness/service-controller.js";
+import { iptables, iptablesNow, removeHostChains } from "./iptables.js";
+import { cgroupName, cgroupRoot, groupPids, moveInto, removeCgroup, tcpConnections } from "./partition-cgroups.js";
+import {
+  type ProcessTraffic,
+  cgroupSources,
+  chainName,
+  checkGroups,
+  hostChainRemoval,
+  hostChainSetup,
+  nodeChainSetup,
+  nodeScript,
+  partitionRules,
+  removeNodeChainScript,
+} from "./partition-rules.js";
 
 const log = debugFor("faults");
 
-/** The hooks of the host's filter table that jump to the run's chains, and the suffix of each chain. */
-const HOST_HOOKS = [
-  ["INPUT", "I"],
-  ["OUTPUT", "O"],
-  ["FORWARD", "F"],
-] as const;
-type Hook = (typeof HOST_HOOKS)[number][0];
-
-/** The run's own chains: `MB-<runId>-I|O|F` on the host, `MB-<runId>` on a node. Never another's. */
-export function chainName(runId: string): string {
-  // iptables allows 28 characters; a long run id is cut (its start is what names its other resources).
-  return `MB-${runId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 22)}`;
-}
-
-/** A rule, as iptables arguments after `-A CHAIN`. */
-type Rule = readonly string[];
 type RunAsRoot = NonNullable<RunningService["runAsRoot"]>;
 
-interface NodeRules {
-  service: PlannedService;
-  controller: ServiceController;
-  rules: Rule[];
+/** What partitions need of a service of the run (the harness's ServiceController is one): what runs now, if anything. */
+export interface PartitionMember {
+  readonly service: PlannedService;
+  readonly running: RunningService | undefined;
 }
 
 /**
- * Network partitions between groups of services, with iptables DROP rules placed where the side
- * that opens a connection runs: on the harness host for processes and containers (the run's own
- * chains, hooked first into INPUT, OUTPUT and FORWARD), inside the node for services on nodes
- * (over the service's own SSH connection, as root). Every chain is recorded in the run state
- * before it is made, so that the reaper removes it after a crash; `heal()` and the run's stop
- * remove them all. Rules of anyone else are never touched: only the run's chains and the jumps to them.
+ * Network partitions between groups of services, with the iptables DROP rules of partition-rules.ts
+ * placed where the side that opens a connection runs: on the harness host for processes and
+ * containers (the run's own chains, hooked first into INPUT, OUTPUT and FORWARD), inside the node
+ * for services on nodes (over the service's own SSH connection, as root). Every chain is recorded
+ * in the run state before it is made, so that the reaper removes it after a crash; `heal()` and the
+ * run's stop remove them all. Rules of anyone else are never touched: only the run's chains and the jumps to them.
  */
 export class Partitions {
   #hostReady = false;
@@ -50,7 +44,7 @@ export class Partitions {
    * Node label → how to run a command there as root, kept from when its chain was made: the node's
    * connection outlives a service stopped meanwhile (the runtime closes it after `dispose`).
    */
-  readonly #nodes = new Map<string, { controller: ServiceController; runAsRoot: RunAsRoot }>();
+  readonly #nodes = new Map<string, { controller: PartitionMember; runAsRoot: RunAsRoot }>();
   #queue: Promise<unknown> = Promise.resolve();
   /** Where cgroup v2 is writable (null: nowhere), found at the first partition. */
   #cgroupRoot: string | null | undefined;
@@ -60,7 +54,7 @@ export class Partitions {
   constructor(
     private readonly plan: Plan,
     private readonly state: RunState,
-    private readonly controllers: ReadonlyMap<string, ServiceController>,
+    private readonly controllers: ReadonlyMap<string, PartitionMember>,
   ) {}
 
   /** Connections between any service of `a` and any of `b` fail (both ways) until `heal()`. */
@@ -80,122 +74,43 @@ export class Partitions {
   }
 
   async #partition(a: readonly string[], b: readonly string[]): Promise<void> {
-    this.#check(a, "first");
-    this.#check(b, "second");
-    const overlap = a.filter((n) => b.includes(n));
-    if (overlap.length > 0) {
-      throw new HarnessError(`partition: ${overlap.map((n) => `"${n}"`).join(", ")} cannot be on both sides`, { code: "E_CONFIG", service: overlap[0] });
-    }
-    const host: Record<Hook, Rule[]> = { INPUT: [], OUTPUT: [], FORWARD: [] };
-    const nodes = new Map<string, NodeRules>();
-    for (const [from, to] of [...pairs(a, b), ...pairs(b, a)]) {
-      const x = this.plan.services[from]!;
-      const y = this.plan.services[to]!;
-      if (x.placement.location === "host" || x.placement.location === "container") this.#hostRules(x, y, host);
-      else this.#nodeRules(x, y, nodes);
-    }
-    const hostRules = Object.values(host).some((r) => r.length > 0);
-    if (hostRules) {
+    checkGroups(this.plan, a, b);
+    const rules = partitionRules(this.plan, a, b, this.#joinCgroups(cgroupSources(this.plan, a, b)));
+    if (rules.host.length > 0) {
       await this.#ensureHostChains();
-      for (const [hook, suffix] of HOST_HOOKS) {
-        for (const rule of dedupe(host[hook])) await iptables(["-A", `${chainName(this.plan.runId)}-${suffix}`, ...rule, ...DROP]);
-      }
+      for (const args of rules.host) await iptables(args);
     }
-    for (const [label, { service, controller, rules }] of nodes) {
-      await this.#ensureNodeChain(label, service, controller);
-      const chain = chainName(this.plan.runId);
-      const script = dedupe(rules)
-        .map((rule) => `iptables -w -A ${chain} ${rule.join(" ")} ${DROP.join(" ")}`)
-        .join(" && ");
-      await this.#onNode(label, controller, script);
+    for (const { label, service, commands } of rules.nodes) {
+      const controller = this.controllers.get(service)!;
+      await this.#ensureNodeChain(label, controller.service, controller);
+      await this.#onNode(label, controller, nodeScript(commands));
     }
-    log(`partition ${JSON.stringify(a)} | ${JSON.stringify(b)}: ${dedupe(Object.values(host).flat()).length} host rules, ${nodes.size} nodes`);
-  }
-
-  /** Rules on the harness host that stop `x` (a process or a container) from reaching `y`. */
-  #hostRules(x: PlannedService, y: PlannedService, host: Record<Hook, Rule[]>): void {
-    const to = addressFor(y.placement, x.placement, this.plan.hostAddresses);
-    if (!to) return;
-    const remote = y.placement.location === "lan" || y.placement.location === "wireguard";
-    // A process of the harness host without a port is reached at the host's own address: there is
-    // nothing of its own to drop (dropping the address would cut the host's loopback).
-    if (to.port === undefined && y.placement.location === "host") return;
-    const dest = to.port === undefined ? ["-d", to.host] : ["-d", to.host, "-p", "tcp", "--dport", String(to.port)];
-    if (x.placement.location === "host") {
-      // A host process has no address of its own: what it sends to y's address is dropped on the way
-      // out, told apart by its cgroup where there is one, and its connections already open by their ports.
-      const { match, pids } = this.#processCgroup(x);
-      if (to.port !== undefined) {
-        host.OUTPUT.push([...match, ...dest]);
-        for (const port of match.length > 0 ? openConnections(pids, to.host, to.port) : []) {
-          host.OUTPUT.push(["-p", "tcp", "--sport", String(port), "-d", to.host, "--dport", String(to.port)]);
-        }
-      } else if (!remote) host.OUTPUT.push([...match, ...dest]);
-      else {
-        // A node without a port: all of it, but for the SSH connection the harness keeps to it.
-        const ssh = String((y.spec.options as unknown as RemoteTarget).ssh?.port ?? 22);
-        host.OUTPUT.push([...match, "-d", to.host, "-p", "tcp", "!", "--dport", ssh], [...match, "-d", to.host, "!", "-p", "tcp"]);
-      }
-      return;
-    }
-    const source = ["-s", x.placement.containerIp!];
-    // To a process: the host's gateway address (INPUT); to a container or a node: routed (FORWARD), all ports of a node.
-    if (y.placement.location === "host") host.INPUT.push([...source, ...dest]);
-    else host.FORWARD.push(remote ? [...source, "-d", to.host] : [...source, ...dest]);
+    log(`partition ${JSON.stringify(a)} | ${JSON.stringify(b)}: ${rules.host.length} host rules, ${rules.nodes.length} nodes`);
   }
 
   /**
-   * The iptables match of a host process's own traffic (its cgroup, made and joined by its process
-   * group now), and its group's pids; no match where the host has no writable cgroup v2.
+   * Host processes' own traffic: each moves (its process group) into a cgroup of the run's, made
+   * and recorded now, and its open connections are read. None for a process that is not running,
+   * nor anywhere when the host has no writable cgroup v2.
    */
-  #processCgroup(x: PlannedService): { match: string[]; pids: number[] } {
-    const pgid = this.controllers.get(x.name)?.running?.info().pid;
-    this.#cgroupRoot ??= cgroupRoot() ?? null;
-    if (pgid === undefined || this.#cgroupRoot === null) return { match: [], pids: [] };
-    const name = cgroupName(this.plan.runId, x.name);
-    const dir = path.join(this.#cgroupRoot, name);
-    const pids = groupPids(pgid);
-    if (!this.#cgroups.has(x.name)) {
-      this.state.record({ kind: "firewall-cgroup", id: dir, root: this.#cgroupRoot });
-      this.#cgroups.set(x.name, { dir, origins: new Map() });
-    }
-    const entry = this.#cgroups.get(x.name)!;
-    for (const [pid, origin] of moveInto(dir, pids)) if (!entry.origins.has(pid)) entry.origins.set(pid, origin);
-    return { match: ["-m", "cgroup", "--path", `/${name}`], pids };
-  }
-
-  /** Rules inside `x`'s node: every address of `y` when `y` is on a node, else `y`'s port on the harness host. */
-  #nodeRules(x: PlannedService, y: PlannedService, nodes: Map<string, NodeRules>): void {
-    const controller = this.controllers.get(x.name)!;
-    const label = nodeLabel(x);
-    const entry = nodes.get(label) ?? { service: x, controller, rules: [] };
-    nodes.set(label, entry);
-    const own = new Set([x.placement.lanIp, x.placement.meshIp].filter(Boolean));
-    if (y.placement.location === "lan" || y.placement.location === "wireguard") {
-      for (const ip of new Set([y.placement.lanIp, y.placement.meshIp])) {
-        // Two services of one node cannot be parted by address: they share it.
-        if (ip === undefined || own.has(ip)) continue;
-        entry.rules.push(["-d", ip], ["-s", ip]);
+  #joinCgroups(names: readonly string[]): Record<string, ProcessTraffic> {
+    const traffic: Record<string, ProcessTraffic> = {};
+    for (const service of names) {
+      const pgid = this.controllers.get(service)?.running?.info().pid;
+      this.#cgroupRoot ??= cgroupRoot() ?? null;
+      if (pgid === undefined || this.#cgroupRoot === null) continue;
+      const name = cgroupName(this.plan.runId, service);
+      const dir = path.join(this.#cgroupRoot, name);
+      const pids = groupPids(pgid);
+      if (!this.#cgroups.has(service)) {
+        this.state.record({ kind: "firewall-cgroup", id: dir, root: this.#cgroupRoot });
+        this.#cgroups.set(service, { dir, origins: new Map() });
       }
-      return;
+      const entry = this.#cgroups.get(service)!;
+      for (const [pid, origin] of moveInto(dir, pids)) if (!entry.origins.has(pid)) entry.origins.set(pid, origin);
+      traffic[service] = { cgroup: `/${name}`, connections: tcpConnections(pids) };
     }
-    // The harness host also holds this node's SSH connection: only y's own port is cut.
-    const to = addressFor(y.placement, x.placement, this.plan.hostAddresses);
-    if (to?.port !== undefined) entry.rules.push(["-d", to.host, "-p", "tcp", "--dport", String(to.port)]);
-  }
-
-  #check(names: readonly string[], which: string): void {
-    if (!Array.isArray(names) || names.length === 0) {
-      throw new HarnessError(`partition: the ${which} group must be a non-empty array of service names`, { code: "E_CONFIG" });
-    }
-    for (const name of names) {
-      if (!(name in this.plan.services)) {
-        throw new HarnessError(`partition: "${name}" is not a service of this topology (${Object.keys(this.plan.services).join(", ")})`, {
-          code: "E_CONFIG",
-          service: String(name),
-        });
-      }
-    }
+    return traffic;
   }
 
   async #ensureHostChains(): Promise<void> {
@@ -204,13 +119,10 @@ export class Partitions {
     // Recorded before it exists: a crash in between leaves nothing the reaper does not know of.
     this.state.record({ kind: "firewall-host", id: chain });
     this.#hostReady = true;
-    for (const [hook, suffix] of HOST_HOOKS) {
-      await iptables(["-N", `${chain}-${suffix}`]);
-      await iptables(["-I", hook, "1", "-j", `${chain}-${suffix}`]);
-    }
+    for (const args of hostChainSetup(this.plan.runId)) await iptables(args);
   }
 
-  async #ensureNodeChain(label: string, service: PlannedService, controller: ServiceController): Promise<void> {
+  async #ensureNodeChain(label: string, service: PlannedService, controller: PartitionMember): Promise<void> {
     if (this.#nodes.has(label)) return;
     const chain = chainName(this.plan.runId);
     const { host, user, ssh } = service.spec.options as unknown as RemoteTarget;
@@ -218,10 +130,10 @@ export class Partitions {
     const { privateKey: _, ...rest } = ssh ?? {};
     this.state.record({ kind: "firewall-node", id: `${label}:${chain}`, chain, node: { host, user, ssh: rest } });
     this.#nodes.set(label, { controller, runAsRoot: this.#runAsRoot(label, controller) });
-    await this.#onNode(label, controller, `iptables -w -N ${chain} && iptables -w -I INPUT 1 -j ${chain} && iptables -w -I OUTPUT 1 -j ${chain}`);
+    await this.#onNode(label, controller, nodeScript(nodeChainSetup(chain)));
   }
 
-  #runAsRoot(label: string, controller: ServiceController): RunAsRoot {
+  #runAsRoot(label: string, controller: PartitionMember): RunAsRoot {
     const running = controller.running;
     if (!running?.runAsRoot) {
       throw new HarnessError(`partition: service "${controller.service.name}" is not running, so its node ${label} cannot be reached`, {
@@ -232,7 +144,7 @@ export class Partitions {
     return running.runAsRoot.bind(running);
   }
 
-  async #onNode(label: string, controller: ServiceController, script: string): Promise<void> {
+  async #onNode(label: string, controller: PartitionMember, script: string): Promise<void> {
     const run = this.#nodes.get(label)?.runAsRoot ?? this.#runAsRoot(label, controller);
     const result = await run(script);
     if (result.code !== 0) {
@@ -287,11 +199,10 @@ export class Partitions {
       }
     }
     if (!this.#hostReady) return;
-    const chain = chainName(this.plan.runId);
-    for (const [hook, suffix] of HOST_HOOKS) {
-      for (const args of [["-D", hook, "-j", `${chain}-${suffix}`], ["-F", `${chain}-${suffix}`], ["-X", `${chain}-${suffix}`]]) {
+    for (const { unhook, flush, remove } of hostChainRemoval(chainName(this.plan.runId))) {
+      for (const args of [unhook, flush, remove]) {
         try {
-          execFileSync("iptables", ["-w", ...args], { stdio: "ignore" });
+          iptablesNow(args);
         } catch {
           // Gone already, or left to the reaper.
         }
@@ -303,60 +214,4 @@ export class Partitions {
   dispose(): Promise<void> {
     return this.heal();
   }
-}
-
-const DROP = ["-m", "comment", "--comment", "meshbed-partition", "-j", "DROP"] as const;
-
-function pairs(a: readonly string[], b: readonly string[]): [string, string][] {
-  return a.flatMap((x) => b.map((y) => [x, y] as [string, string]));
-}
-
-function dedupe(rules: readonly Rule[]): Rule[] {
-  const seen = new Map<string, Rule>();
-  for (const rule of rules) seen.set(rule.join(" "), rule);
-  return [...seen.values()];
-}
-
-function nodeLabel(service: PlannedService): string {
-  const target = service.spec.options as unknown as RemoteTarget;
-  return `${target.user ?? ""}@${target.host}:${target.ssh?.port ?? 22}`;
-}
-
-/** `iptables -w …` on the harness host (no shell); rejects with its stderr. */
-export function iptables(args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile("iptables", ["-w", ...args], { encoding: "utf8" }, (error, _stdout, stderr) => {
-      if (!error) return resolve();
-      reject(new HarnessError(`iptables ${args.join(" ")} failed: ${stderr.trim() || error.message}`, { code: "E_FIREWALL", cause: error }));
-    });
-  });
-}
-
-/** Removes the jumps to the run's host chains, then the chains; what is already gone is fine. */
-export async function removeHostChains(chain: string): Promise<void> {
-  for (const [hook, suffix] of HOST_HOOKS) {
-    const name = `${chain}-${suffix}`;
-    // One jump was inserted, but a crash between two runs of insert could have left more.
-    for (let i = 0; i < 10; i++) {
-      if (!(await iptables(["-D", hook, "-j", name]).then(() => true, () => false))) break;
-    }
-    await iptables(["-F", name]).catch(() => {});
-    await iptables(["-X", name]).catch(() => {});
-  }
-  const left = await listChains();
-  const still = HOST_HOOKS.map(([, s]) => `${chain}-${s}`).filter((n) => left.includes(n));
-  if (still.length > 0) throw new Error(`chains ${still.join(", ")} are still there`);
-}
-
-function listChains(): Promise<string[]> {
-  return new Promise((resolve) => {
-    execFile("iptables", ["-w", "-S"], { encoding: "utf8" }, (error, stdout) => {
-      resolve(error ? [] : [...stdout.matchAll(/^-N (\S+)$/gm)].map((m) => m[1]!));
-    });
-  });
-}
-
-/** The shell script that removes the run's chain on a node (and the jumps to it). */
-export function removeNodeChainScript(chain: string): string {
-  return `for h in INPUT OUTPUT; do while iptables -w -D $h -j ${chain} 2>/dev/null; do :; done; done; iptables -w -F ${chain} 2>/dev/null; iptables -w -X ${chain} 2>/dev/null; ! iptables -w -S ${chain} >/dev/null 2>&1`;
 }

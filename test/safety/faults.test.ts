@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, type HarnessEvent } from "../../src/public/index.js";
 import type { LabNode } from "../../src/public/lab.js";
-import { chainName } from "../../src/faults/partition.js";
+import { chainName } from "../../src/faults/partition-rules.js";
 import { cgroupOf, cgroupRoot } from "../../src/faults/partition-cgroups.js";
 import { parseTopology } from "../../src/topology/yaml.js";
 import { reapOrphans } from "../../src/state/reap.js";
