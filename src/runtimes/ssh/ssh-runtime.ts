@@ -9,10 +9,10 @@ import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeC
 import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
 import { hasMesh } from "../../mesh/mesh-registry.js";
 import { startRemoteService } from "./remote-service.js";
-import type { SshConnection } from "./ssh-connection.js";
-import { resolveDestination } from "./ssh-destination.js";
+import type { SshConnection } from "../../ssh/ssh-connection.js";
+import { resolveDestination } from "../../ssh/ssh-destination.js";
 import type { RemoteTarget } from "./ssh-options.js";
-import { type SshPool, sshPool } from "./ssh-pool.js";
+import { type SshPool, sshPool } from "../../ssh/ssh-pool.js";
 
 /**
  * Services on nodes reached over SSH: a binary already there, or a package uploaded. One
