@@ -17,7 +17,8 @@ import type { Resource, RunState } from "../state/run-state.js";
 import { hostCommand } from "./host-command.js";
 import { Hub } from "./hub.js";
 import { Mesh, meshInterfaceName } from "./mesh.js";
-import { DEFAULT_MESH_SUBNET, type MeshMember, allocateMesh, checkMeshSubnet, routesWithLines } from "./mesh-plan.js";
+import { DEFAULT_MESH_SUBNET } from "../topology/harness-options.js";
+import { type MeshMember, allocateMesh, checkMeshSubnet, routesWithLines } from "./mesh-plan.js";
 import { onMesh } from "./mesh-peer.js";
 import { checkHubPrivilege, hubImplementation } from "./privilege.js";
 

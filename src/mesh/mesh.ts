@@ -18,7 +18,7 @@ import type { RunState } from "../state/run-state.js";
 import { formatCidr, parseCidr } from "../host/cidr.js";
 import { Hub } from "./hub.js";
 import { type KeyPair, fingerprint, generateKeyPair, publicKeyOf } from "./keys.js";
-import { DEFAULT_MESH_SUBNET } from "./mesh-plan.js";
+import { DEFAULT_MESH_SUBNET } from "../topology/harness-options.js";
 import { bringUpNode, takeDownNode } from "./node-interface.js";
 import { forgetMesh, rememberMesh } from "./mesh-registry.js";
 import type { MeshControl, PeerStatus } from "./mesh-registry.js";
