@@ -26,8 +26,8 @@ export async function reapFirewall(run: RunRecord, resources: readonly Resource[
         if (!node) throw new Error("no node recorded");
         // A node that vanished with its lab: nothing left to undo, and nothing may be sent to it.
         if (await isVanishedLabNode(node.host)) continue;
-        const { SshPool } = await import("../runtimes/ssh/ssh-pool.js");
-        const { resolveDestination } = await import("../runtimes/ssh/ssh-destination.js");
+        const { SshPool } = await import("../ssh/ssh-pool.js");
+        const { resolveDestination } = await import("../ssh/ssh-destination.js");
         const pool = new SshPool();
         const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh as never));
         try {

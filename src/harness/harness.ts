@@ -1,5 +1,5 @@
-import { ConfigError } from "../errors.js";
-import { type MeshControl, meshOf } from "../mesh/mesh-registry.js";
+import { ConfigError, HarnessError } from "../errors.js";
+import type { MeshControl } from "../mesh/mesh-control.js";
 import { HarnessBuilder, type ServiceMap } from "../topology/builder.js";
 import type { HarnessOptions } from "../topology/types.js";
 import { loadTopologyFile } from "../topology/yaml.js";
@@ -110,7 +110,13 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
    * off the mesh at once.
    */
   get mesh(): MeshControl {
-    return meshOf(this.runId);
+    const mesh = this.#run.mesh;
+    if (!mesh) {
+      throw new HarnessError(`Run ${this.runId} has no WireGuard mesh: it is made only when the topology has a \`wireguard\` service (and removed when the harness stops)`, {
+        code: "E_MESH",
+      });
+    }
+    return mesh;
   }
 
   /** Stops every service (dependents first) and removes what the run created. Runs once. */

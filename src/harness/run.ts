@@ -1,4 +1,6 @@
 import { HarnessError, StartError, StopError } from "../errors.js";
+import type { MeshControl } from "../mesh/mesh-control.js";
+import type { MeshSetup } from "../mesh/mesh-setup.js";
 import type { Plan } from "../plan/plan.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { HarnessEvent, TargetKind } from "../topology/types.js";
@@ -10,6 +12,9 @@ import { ServiceController } from "./service-controller.js";
 /**
  * One started topology: starts services as soon as their dependencies are healthy (so each
  * dependency level starts in parallel), and stops them in reverse level order, exactly once.
+ * The run's mesh, when the plan needs one, goes up and down with the wireguard target's runtime
+ * (right after its `prepare`, right after its `dispose`): before the first service starts, after
+ * the last one stopped.
  */
 export class Run implements Stoppable {
   readonly controllers: ReadonlyMap<string, ServiceController>;
@@ -21,14 +26,20 @@ export class Run implements Stoppable {
     readonly state: RunState,
     private readonly runtimes: ReadonlyMap<TargetKind, Runtime>,
     emit: (event: HarnessEvent) => void,
+    private readonly meshSetup?: MeshSetup,
   ) {
     const controllers = new Map<string, ServiceController>();
     for (const service of Object.values(plan.services)) {
-      controllers.set(service.name, new ServiceController(service, plan, runtimes.get(service.target)!, state, emit));
+      controllers.set(service.name, new ServiceController(service, plan, runtimes.get(service.target)!, state, emit, () => meshSetup?.mesh));
     }
     this.controllers = controllers;
     this.partitions = new Partitions(plan, state, controllers);
     track(this);
+  }
+
+  /** The run's mesh while it is up (from the moment it is being made until it has been removed). */
+  get mesh(): MeshControl | undefined {
+    return this.meshSetup?.mesh;
   }
 
   /** Resolves when every service is healthy; on the first failure abandons the rest and rejects. */
@@ -38,7 +49,10 @@ export class Run implements Stoppable {
     // Docker resources are reaped by the run's label: recorded before `prepare` makes the first (the
     // network), so that a crash before any container is recorded still leaves the reaper a trace.
     if (this.runtimes.has("docker")) this.state.record({ kind: "docker-run", id: this.plan.runId });
-    for (const runtime of this.runtimes.values()) await runtime.prepare?.(this.plan, this.state);
+    for (const [kind, runtime] of this.runtimes) {
+      await runtime.prepare?.(this.plan, this.state);
+      if (kind === "wireguard") await this.meshSetup?.up(this.state);
+    }
     const ready = new Map<string, Promise<void>>();
     const errors: unknown[] = [];
     for (const name of this.plan.levels.flat()) {
@@ -66,7 +80,10 @@ export class Run implements Stoppable {
 
   killNow(): void {
     this.partitions.removeHostNow();
-    for (const runtime of this.runtimes.values()) runtime.killNow?.(this.state.resources);
+    for (const [kind, runtime] of this.runtimes) {
+      runtime.killNow?.(this.state.resources);
+      if (kind === "wireguard") this.meshSetup?.killNow(this.state.resources);
+    }
   }
 
   async #stopAll(): Promise<void> {
@@ -86,9 +103,12 @@ export class Run implements Stoppable {
       );
     }
     for (const [kind, runtime] of this.runtimes) {
-      try {
-        await runtime.dispose?.();
-      } catch (error) {
+      // The wireguard target's runtime, then the mesh: both are tried, the first failure is that target's.
+      const failures: unknown[] = [];
+      await Promise.resolve(runtime.dispose?.()).catch((e: unknown) => failures.push(e));
+      if (kind === "wireguard") await this.meshSetup?.down(this.state).catch((e: unknown) => failures.push(e));
+      if (failures.length > 0) {
+        const error = failures[0];
         errors.push(new HarnessError(`The ${kind} runtime did not clean up: ${(error as Error).message}`, { code: "E_STOP_FAILED", cause: error }));
       }
     }

@@ -6,7 +6,7 @@ import { ServiceLog } from "../logs/service-log.js";
 import { renderEnvFile } from "../plan/env-file.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
 import { HarnessError } from "../errors.js";
-import type { ExitInfo, RunningService, Runtime } from "../runtimes/runtime.js";
+import type { ExitInfo, MeshAccess, RunningService, Runtime } from "../runtimes/runtime.js";
 import type { RunState } from "../state/run-state.js";
 
 export type ServiceState = "pending" | "starting" | "healthy" | "paused" | "exited" | "stopping" | "stopped" | "failed";
@@ -32,6 +32,8 @@ export class ServiceController {
     private readonly runtime: Runtime,
     private readonly runState: RunState,
     private readonly emit: (event: HarnessEvent) => void,
+    /** The run's mesh, once made (none when the plan needs none): what the runtime gets as `context.mesh`. */
+    private readonly mesh: () => MeshAccess | undefined,
   ) {
     const dir = runState.serviceDir(service.name);
     this.log = new ServiceLog(service.name, path.join(dir, "service.log"));
@@ -65,7 +67,7 @@ export class ServiceController {
     this.emit({ service: this.service.name, state: "starting", addr: this.service.addr });
     const from = this.log.position;
     try {
-      this.#launching = this.runtime.start(this.service, { plan: this.plan, log: this.log, state: this.runState, signal: own });
+      this.#launching = this.runtime.start(this.service, { plan: this.plan, log: this.log, state: this.runState, signal: own, mesh: this.mesh() });
       const running = await this.#launching;
       this.#running = running;
       void running.exited.then((info) => this.#onExit(running, info));

@@ -21,8 +21,16 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
   const runtimes = await loadRuntimes(spec);
   const plan = await planTopology(spec, runtimes);
   log(`run ${plan.runId}: ${Object.keys(plan.services).length} services, levels ${JSON.stringify(plan.levels)}, state dir ${plan.runDir}`);
+  // The mesh is network set-up, not a runtime: made by the run when the plan needs it.
+  const mesh = plan.meshNeeded ? new (await import("../mesh/mesh-setup.js")).MeshSetup(plan, spec.options.network ?? {}) : undefined;
   try {
-    await Promise.all(Object.values(plan.services).map((s) => runtimes.get(s.target)!.preflight(s)));
+    await Promise.all(
+      Object.values(plan.services).map((s) => {
+        const check = () => runtimes.get(s.target)!.preflight(s);
+        // A wireguard service makes this host the mesh's hub: that is checked first, then its node.
+        return mesh && s.target === "wireguard" ? mesh.preflight(s, check) : check();
+      }),
+    );
   } catch (error) {
     // Preflight may have opened connections (SSH logs in to check a node): close them.
     await Promise.allSettled([...runtimes.values()].map((r) => r.dispose?.()));
@@ -39,7 +47,7 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
   };
   for (const name of plan.levels.flat()) emit({ service: name, state: "waiting", addr: plan.services[name]!.addr });
 
-  const run = new Run(plan, state, runtimes, emit);
+  const run = new Run(plan, state, runtimes, emit, mesh);
   try {
     await run.startAll(signal);
     deadline?.clear();

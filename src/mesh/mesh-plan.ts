@@ -5,8 +5,7 @@
  */
 import { ConfigError } from "../errors.js";
 import { type Cidr, formatCidr, formatIp, overlaps, parseCidr, size } from "../host/cidr.js";
-
-export const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
+import { DEFAULT_MESH_SUBNET } from "../topology/harness-options.js";
 
 /** One service on a node of the mesh; `node` identifies the machine (its resolved address). */
 export interface MeshMember {
@@ -51,7 +50,7 @@ export function allocateMesh(subnetText: string, members: readonly MeshMember[])
 export function checkMeshSubnet(subnetText: string, routes: readonly { cidr: Cidr; line: string }[]): void {
   const subnet = parseCidr(subnetText);
   if (!subnet || subnet.bits > 30) {
-    throw new ConfigError(`The mesh subnet ${JSON.stringify(subnetText)} is not an IPv4 subnet of at least 4 addresses: set \`network.wireguardSubnet\` like "10.42.0.0/16"`, {
+    throw new ConfigError(`The mesh subnet ${JSON.stringify(subnetText)} is not an IPv4 subnet of at least 4 addresses: set \`network.wireguardSubnet\` like "${DEFAULT_MESH_SUBNET}"`, {
       code: "E_MESH_SUBNET",
     });
   }

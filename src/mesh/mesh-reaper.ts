@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import { isVanishedLabNode } from "../lab/vanished-node.js";
-import type { RemoteResourceNode } from "../runtimes/ssh/ssh-reaper.js";
+import type { RemoteResourceNode } from "../ssh/node-record.js";
 import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
 import { hostCommand } from "./host-command.js";
@@ -14,8 +14,8 @@ export async function reapMesh(_run: RunRecord, resources: readonly Resource[]):
   const errors: string[] = [];
   const nodes = resources.filter((r) => r.kind === "mesh-node");
   if (nodes.length > 0) {
-    const { SshPool } = await import("../runtimes/ssh/ssh-pool.js");
-    const { resolveDestination } = await import("../runtimes/ssh/ssh-destination.js");
+    const { SshPool } = await import("../ssh/ssh-pool.js");
+    const { resolveDestination } = await import("../ssh/ssh-destination.js");
     const pool = new SshPool();
     for (const resource of nodes) {
       const node = resource.node as RemoteResourceNode;

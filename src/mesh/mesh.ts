@@ -8,20 +8,21 @@ import path from "node:path";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
 import type { Plan } from "../plan/plan.js";
-import { nodeForState } from "../runtimes/ssh/ssh-reaper.js";
-import type { SshConnection } from "../runtimes/ssh/ssh-connection.js";
-import { resolveDestination } from "../runtimes/ssh/ssh-destination.js";
+import type { MeshAccess, RunningService } from "../runtimes/runtime.js";
+import { nodeForState } from "../ssh/node-record.js";
+import type { SshConnection } from "../ssh/ssh-connection.js";
+import { resolveDestination } from "../ssh/ssh-destination.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
-import type { SshPool } from "../runtimes/ssh/ssh-pool.js";
+import type { SshPool } from "../ssh/ssh-pool.js";
+import { DEFAULT_MESH_SUBNET } from "../topology/harness-options.js";
 import type { NetworkOptions } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
 import { formatCidr, parseCidr } from "../host/cidr.js";
 import { Hub } from "./hub.js";
 import { type KeyPair, fingerprint, generateKeyPair, publicKeyOf } from "./keys.js";
-import { DEFAULT_MESH_SUBNET } from "./mesh-plan.js";
+import type { MeshControl, PeerStatus } from "./mesh-control.js";
+import { onMesh } from "./mesh-peer.js";
 import { bringUpNode, takeDownNode } from "./node-interface.js";
-import { forgetMesh, rememberMesh } from "./mesh-registry.js";
-import type { MeshControl, PeerStatus } from "./mesh-registry.js";
 
 const log = debugFor("mesh");
 /** How long the first handshake of every node may take before the start fails. */
@@ -69,7 +70,7 @@ export function hubEndpointOverride(network: Readonly<NetworkOptions>): string |
   return value;
 }
 
-export class Mesh implements MeshControl {
+export class Mesh implements MeshControl, MeshAccess {
   readonly ifname: string;
   readonly hubIp: string;
   readonly subnet: string;
@@ -129,7 +130,6 @@ export class Mesh implements MeshControl {
 
   /** The hub, its peers, then every node's interface (both ends configured before any traffic); waits for every handshake. */
   async up(state: RunState): Promise<void> {
-    rememberMesh(this.plan.runId, this);
     const hubPort = hubEndpointOverride(this.network)?.split(":").at(-1);
     this.#hub = await Hub.create(
       {
@@ -186,6 +186,10 @@ export class Mesh implements MeshControl {
   /** Whether `service` runs on a node of the mesh (a WireGuard node, or a LAN node that joined). */
   has(service: string): boolean {
     return this.#byService.has(service);
+  }
+
+  onMesh(service: string, start: () => Promise<RunningService>): Promise<RunningService> {
+    return onMesh(this, service, start);
   }
 
   /** A service is starting: its node is (again) a peer of the hub, unless it was revoked. */
@@ -261,7 +265,6 @@ export class Mesh implements MeshControl {
     } catch (error) {
       errors.push((error as Error).message);
     }
-    forgetMesh(this.plan.runId);
     if (errors.length > 0) throw new HarnessError(`The WireGuard mesh was not removed completely: ${errors.join("; ")}`, { code: "E_STOP_FAILED" });
   }
 

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { HarnessError } from "../errors.js";
 import { shellQuote as q } from "../plan/env-file.js";
-import type { SshConnection } from "../runtimes/ssh/ssh-connection.js";
+import type { SshConnection } from "../ssh/ssh-connection.js";
 
 export interface NodeInterface {
   ifname: string;

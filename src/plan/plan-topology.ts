@@ -61,7 +61,9 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
   const merged = { ports, hostPorts: {} as Record<string, number>, ips: {} as Record<string, ServiceIps>, addresses: {} as HostAddresses };
   for (const [kind, runtime] of runtimes) {
     if (!runtime.gatherFacts) continue;
-    const part = await runtime.gatherFacts(spec.services.filter((s) => s.target === kind), { runId, spec, takenPorts: taken });
+    const gather = () => runtime.gatherFacts!(spec.services.filter((s) => s.target === kind), { runId, spec, takenPorts: taken });
+    // The mesh (network set-up, not a runtime) gathers its facts around those of the target that needs it.
+    const part = kind === "wireguard" ? await (await import("../mesh/mesh-facts.js")).gatherMeshFacts(spec, gather) : await gather();
     Object.assign(merged.ports, part.ports);
     Object.assign(merged.hostPorts, part.hostPorts);
     // Two runtimes may know addresses of one service (a LAN node's address, and its mesh address).

@@ -10,7 +10,7 @@ export { renderEnvFile } from "../plan/env-file.js";
 export type { DockerBuild, DockerContainerOptions, DockerFile, DockerOptions } from "../runtimes/docker/docker-options.js";
 export type { RemoteBinaryOptions, RemoteLanOptions, RemotePackageOptions, SshOptions } from "../runtimes/ssh/ssh-options.js";
 export type { WireguardOptions } from "../mesh/wireguard-options.js";
-export type { MeshControl, PeerStatus } from "../mesh/mesh-registry.js";
+export type { MeshControl, PeerStatus } from "../mesh/mesh-control.js";
 export { pack, type PackResult, type PackageManifest } from "../package/pack.js";
 export type {
   CommonServiceOptions,

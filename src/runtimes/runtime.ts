@@ -15,6 +15,21 @@ export interface RuntimeContext {
   readonly state: RunState;
   /** Aborted when the start is abandoned or the service is being stopped. */
   readonly signal: AbortSignal;
+  /** The run's WireGuard mesh, once the harness has made it (only when the plan needs one). */
+  readonly mesh?: MeshAccess;
+}
+
+/**
+ * What a runtime uses of the run's WireGuard mesh: network set-up that the harness makes, not a
+ * runtime. The mesh implements it; runtimes reach the mesh only through it.
+ */
+export interface MeshAccess {
+  /**
+   * Starts a service through `start`; when it runs on a node of the mesh (a WireGuard node, or a LAN
+   * node that joined), that node is (again) a peer of the hub while the service runs, and leaves once
+   * none of its services runs. Another service just starts.
+   */
+  onMesh(service: string, start: () => Promise<RunningService>): Promise<RunningService>;
 }
 
 /** What a runtime reports about a running service, for `status()` and `meshbed status`. */

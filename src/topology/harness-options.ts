@@ -1,6 +1,9 @@
 import type { HarnessOptions } from "./types.js";
 import { At, expected, integer, object, optionalString } from "./validate.js";
 
+/** The WireGuard mesh's subnet when `network.wireguardSubnet` does not say: the one definition, for the mesh and for the docker networks that avoid it. */
+export const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
+
 const RUN_ID = /^[a-z0-9][a-z0-9-]{0,15}$/;
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
@@ -19,7 +22,7 @@ export function validateHarnessOptions(raw: unknown, locate?: (field: string) =>
     const nat = at.child("network");
     const net = object(options.network, nat, ["wireguardSubnet", "lanInterface", "hubEndpoint", "dnsPort", "wireguardInterface"]);
     const subnet = optionalString(net.wireguardSubnet, nat.child("wireguardSubnet"));
-    if (subnet !== undefined && !isCidr(subnet)) expected(nat.child("wireguardSubnet"), 'an IPv4 subnet such as "10.42.0.0/16"', subnet);
+    if (subnet !== undefined && !isCidr(subnet)) expected(nat.child("wireguardSubnet"), `an IPv4 subnet such as "${DEFAULT_MESH_SUBNET}"`, subnet);
     const lanInterface = optionalString(net.lanInterface, nat.child("lanInterface"));
     const hubEndpoint = optionalString(net.hubEndpoint, nat.child("hubEndpoint"));
     if (hubEndpoint !== undefined && !/^[^\s:]+:\d{1,5}$/.test(hubEndpoint)) {

@@ -3,6 +3,7 @@ import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { freePort } from "../../host/ports.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
+import { DEFAULT_MESH_SUBNET } from "../../topology/harness-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { Resource, RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
@@ -15,7 +16,6 @@ import { buildImage, builtTag, findImage, pullImage, removeImage } from "./image
 import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./published-ports.js";
 import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, hostRoutes, planNetwork, removeNetwork } from "./run-network.js";
 
-const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
 const log = debugFor("docker");
 
 interface ResolvedImage {

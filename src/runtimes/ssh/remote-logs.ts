@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServiceLog } from "../../logs/service-log.js";
 import { type LogResume, pollLogsCommand, watchCommand } from "./remote-script.js";
-import { ConnectionLostError, type SshConnection } from "./ssh-connection.js";
+import { ConnectionLostError, type SshConnection } from "../../ssh/ssh-connection.js";
 
 const POLL_MS = 250;
 const MAX_FAILURES = 10;

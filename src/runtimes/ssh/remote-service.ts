@@ -7,7 +7,7 @@ import { renderEnvFile, shellQuote as quote } from "../../plan/env-file.js";
 import type { PlannedService } from "../../plan/plan.js";
 import type { ExitInfo, RunningService, RuntimeContext } from "../runtime.js";
 import { followRemoteLogs } from "./remote-logs.js";
-import { nodeForState } from "./ssh-reaper.js";
+import { nodeForState } from "../../ssh/node-record.js";
 import {
   abandonCommand,
   execInDirCommand,
@@ -19,7 +19,7 @@ import {
   removeDirCommand,
   stopCommand,
 } from "./remote-script.js";
-import type { SshConnection } from "./ssh-connection.js";
+import type { SshConnection } from "../../ssh/ssh-connection.js";
 import type { RemoteTarget } from "./ssh-options.js";
 
 const HEALTH_ATTEMPT_MS = 5_000;

@@ -2,22 +2,9 @@ import type { Resource } from "../../state/run-state.js";
 import { isVanishedLabNode } from "../../lab/vanished-node.js";
 import type { RunRecord } from "../../state/runs.js";
 import { abandonRunCommand, reapProcessCommand, removeDirCommand } from "./remote-script.js";
-import { resolveDestination } from "./ssh-destination.js";
-import type { SshOptions } from "./ssh-options.js";
-import { SshPool } from "./ssh-pool.js";
-
-/** How a remote resource records its node, so that a reaper in another process can log in again. */
-export interface RemoteResourceNode {
-  host: string;
-  user: string | undefined;
-  /** The ssh options without `privateKey`: a secret stays out of the state file. */
-  ssh: Omit<SshOptions, "privateKey">;
-}
-
-export function nodeForState(host: string, user: string | undefined, ssh: SshOptions): RemoteResourceNode {
-  const { privateKey: _, ...rest } = ssh;
-  return { host, user, ssh: rest };
-}
+import type { RemoteResourceNode } from "../../ssh/node-record.js";
+import { resolveDestination } from "../../ssh/ssh-destination.js";
+import { SshPool } from "../../ssh/ssh-pool.js";
 
 /**
  * Undoes what a crashed run left on its nodes: kills each remote service's process group (only if

@@ -7,16 +7,17 @@ import type { PlannedService, ServiceIps } from "../../plan/plan.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
-import { hasMesh } from "../../mesh/mesh-registry.js";
 import { startRemoteService } from "./remote-service.js";
-import type { SshConnection } from "./ssh-connection.js";
-import { resolveDestination } from "./ssh-destination.js";
+import type { SshConnection } from "../../ssh/ssh-connection.js";
+import { resolveDestination } from "../../ssh/ssh-destination.js";
 import type { RemoteTarget } from "./ssh-options.js";
-import { type SshPool, sshPool } from "./ssh-pool.js";
+import { type SshPool, sshPool } from "../../ssh/ssh-pool.js";
 
 /**
  * Services on nodes reached over SSH: a binary already there, or a package uploaded. One
  * connection per node, from the process's pool, shared with every other service on the node.
+ * Serves remote_lan, and wireguard: nodes that the harness reaches through the run's mesh, which the
+ * harness makes (the runtime gets it as `context.mesh`).
  */
 export class SshRuntime implements Runtime {
   readonly #connections = new Map<string, SshConnection>();
@@ -84,12 +85,12 @@ export class SshRuntime implements Runtime {
   }
 
   async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
+    if (this.kind === "wireguard" && !context.mesh) throw new Error(`meshbed: wireguard service "${service.name}" started before the mesh was made`);
     const target = targetOf(service.spec);
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
     const start = () => startRemoteService(service, context, this.#connection(service), pkg);
-    // With a mesh, a LAN node that hosts services is on it while one of them runs.
-    if (this.kind === "remote_lan" && hasMesh(context.plan.runId)) return (await import("../../mesh/mesh-peer.js")).onMesh(context.plan.runId, service.name, start);
-    return start();
+    // With a mesh, a node on it (a WireGuard node; a LAN node that hosts services) is its peer while one of its services runs.
+    return context.mesh ? context.mesh.onMesh(service.name, start) : start();
   }
 
   /** Releases this runtime's connections (the pool closes a node's when no one else uses it). */

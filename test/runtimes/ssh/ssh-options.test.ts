@@ -4,8 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, Harness } from "../../../src/public/index.js";
-import { checkHostKey, fingerprint, knownHostsName, matchesHost } from "../../../src/runtimes/ssh/known-hosts.js";
-import { resolveDestination } from "../../../src/runtimes/ssh/ssh-destination.js";
+import { checkHostKey, fingerprint, knownHostsName, matchesHost } from "../../../src/ssh/known-hosts.js";
+import { resolveDestination } from "../../../src/ssh/ssh-destination.js";
 import { parseTopology } from "../../../src/topology/yaml.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "meshbed-ssh-pure-"));

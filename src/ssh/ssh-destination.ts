@@ -2,8 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import SSHConfig from "ssh-config";
-import { StartError } from "../../errors.js";
-import type { SshOptions } from "./ssh-options.js";
+import { StartError } from "../errors.js";
+import type { SshOptions } from "../runtimes/ssh/ssh-options.js";
 
 export type StrictHostKeyChecking = "yes" | "accept-new" | "no";
 

@@ -5,13 +5,13 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { HarnessError } from "../../../src/errors.js";
-import type { Lab, LabNode } from "../../../src/public/lab.js";
-import { type SshConnection } from "../../../src/runtimes/ssh/ssh-connection.js";
-import { resolveDestination } from "../../../src/runtimes/ssh/ssh-destination.js";
-import type { SshOptions } from "../../../src/runtimes/ssh/ssh-options.js";
-import { SshPool } from "../../../src/runtimes/ssh/ssh-pool.js";
-import { killSessions, labAvailable, nodeProcesses, waitFor } from "../../support/lab.js";
+import { HarnessError } from "../../src/errors.js";
+import type { Lab, LabNode } from "../../src/public/lab.js";
+import { type SshConnection } from "../../src/ssh/ssh-connection.js";
+import { resolveDestination } from "../../src/ssh/ssh-destination.js";
+import type { SshOptions } from "../../src/runtimes/ssh/ssh-options.js";
+import { SshPool } from "../../src/ssh/ssh-pool.js";
+import { killSessions, labAvailable, nodeProcesses, waitFor } from "../support/lab.js";
 
 const run = promisify(execFile);
 
@@ -28,7 +28,7 @@ describe.skipIf(!labAvailable())("the SSH layer against real sshd", () => {
   }
 
   beforeAll(async () => {
-    const { Lab } = await import("../../../src/public/lab.js");
+    const { Lab } = await import("../../src/public/lab.js");
     lab = await Lab.create({
       nodes: [
         { name: "a", network: "lan" },

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import ssh2 from "ssh2";
 import type { AnyAuthMethod, ParsedKey } from "ssh2";
-import { StartError } from "../../errors.js";
+import { StartError } from "../errors.js";
 import { fingerprint } from "./known-hosts.js";
 import type { Destination } from "./ssh-destination.js";
 
