@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { listProcStats } from "../host/proc-stat.js";
 import { signalGroup } from "../runtimes/process/process-group.js";
 import type { Resource } from "./run-state.js";
 import { type RunRecord, listRuns } from "./runs.js";
@@ -89,23 +90,8 @@ export async function reapRun(run: RunRecord): Promise<ReapReport> {
  * every member must have started no earlier than the recorded leader.
  */
 function killGroupIfOurs(pgid: number, startedAt: number | undefined): void {
-  const members = groupMembers(pgid);
+  const members = listProcStats().filter((stat) => stat.pgid === pgid);
   if (members.length === 0) return;
-  if (startedAt !== undefined && members.some((m) => m.start < startedAt)) return;
+  if (startedAt !== undefined && members.some((m) => m.startTime < startedAt)) return;
   signalGroup(pgid, "SIGKILL");
-}
-
-function groupMembers(pgid: number): { pid: number; start: number }[] {
-  const members: { pid: number; start: number }[] = [];
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid) members.push({ pid: Number(name), start: Number(fields[19]) });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
 }
