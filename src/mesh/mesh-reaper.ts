@@ -7,7 +7,7 @@ import { isVanishedLabNode } from "../lab/vanished-node.js";
 import type { RemoteResourceNode } from "../runtimes/ssh/ssh-reaper.js";
 import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
-import { hostCommand } from "./host-command.js";
+import { hostCommand } from "../host/host-command.js";
 import { downCommand } from "./node-interface.js";
 
 export async function reapMesh(_run: RunRecord, resources: readonly Resource[]): Promise<void> {

@@ -14,7 +14,7 @@ import { sshPool } from "../runtimes/ssh/ssh-pool.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtimes/runtime.js";
 import type { NetworkOptions, ServiceSpec } from "../topology/types.js";
 import type { Resource, RunState } from "../state/run-state.js";
-import { hostCommand } from "./host-command.js";
+import { hostCommand } from "../host/host-command.js";
 import { Hub } from "./hub.js";
 import { Mesh, meshInterfaceName } from "./mesh.js";
 import { DEFAULT_MESH_SUBNET, type MeshMember, allocateMesh, checkMeshSubnet, routesWithLines } from "./mesh-plan.js";
