@@ -1,7 +1,7 @@
-import { execFile, execFileSync } from "node:child_process";
 import path from "node:path";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
+import { hostCommand, hostCommandNow } from "../host/host-command.js";
 import { addressFor } from "../plan/addresses.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
 import type { RunningService } from "../runtimes/runtime.js";
@@ -290,11 +290,8 @@ export class Partitions {
     const chain = chainName(this.plan.runId);
     for (const [hook, suffix] of HOST_HOOKS) {
       for (const args of [["-D", hook, "-j", `${chain}-${suffix}`], ["-F", `${chain}-${suffix}`], ["-X", `${chain}-${suffix}`]]) {
-        try {
-          execFileSync("iptables", ["-w", ...args], { stdio: "ignore" });
-        } catch {
-          // Gone already, or left to the reaper.
-        }
+        // A failure: gone already, or left to the reaper. No time limit: `-w` waits for the xtables lock.
+        hostCommandNow("iptables", ["-w", ...args], { timeoutMs: 0 });
       }
     }
   }
@@ -323,13 +320,10 @@ function nodeLabel(service: PlannedService): string {
 }
 
 /** `iptables -w …` on the harness host (no shell); rejects with its stderr. */
-export function iptables(args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile("iptables", ["-w", ...args], { encoding: "utf8" }, (error, _stdout, stderr) => {
-      if (!error) return resolve();
-      reject(new HarnessError(`iptables ${args.join(" ")} failed: ${stderr.trim() || error.message}`, { code: "E_FIREWALL", cause: error }));
-    });
-  });
+export async function iptables(args: readonly string[]): Promise<void> {
+  const result = await hostCommand("iptables", ["-w", ...args]);
+  if (result.code === 0) return;
+  throw new HarnessError(`iptables ${args.join(" ")} failed: ${result.stderr.trim() || `exit ${result.code}`}`, { code: "E_FIREWALL", cause: result.error });
 }
 
 /** Removes the jumps to the run's host chains, then the chains; what is already gone is fine. */
@@ -348,12 +342,9 @@ export async function removeHostChains(chain: string): Promise<void> {
   if (still.length > 0) throw new Error(`chains ${still.join(", ")} are still there`);
 }
 
-function listChains(): Promise<string[]> {
-  return new Promise((resolve) => {
-    execFile("iptables", ["-w", "-S"], { encoding: "utf8" }, (error, stdout) => {
-      resolve(error ? [] : [...stdout.matchAll(/^-N (\S+)$/gm)].map((m) => m[1]!));
-    });
-  });
+async function listChains(): Promise<string[]> {
+  const result = await hostCommand("iptables", ["-w", "-S"]);
+  return result.code !== 0 ? [] : [...result.stdout.matchAll(/^-N (\S+)$/gm)].map((m) => m[1]!);
 }
 
 /** The shell script that removes the run's chain on a node (and the jumps to it). */

@@ -1,38 +1,61 @@
 import { execFile, execFileSync } from "node:child_process";
-import { HarnessError } from "../errors.js";
 
 export interface CommandResult {
+  /** Its exit code; 127 when it did not exit by itself (see `error`). */
   code: number;
   stdout: string;
   stderr: string;
+  /**
+   * Why it did not run or did not end by itself (not found, ended by the timeout or a signal, too
+   * much output); absent when it exited, whatever its code.
+   */
+  error?: Error;
 }
 
-/** Runs a command of the harness host (no shell); resolves whatever its exit code. */
-export function hostCommand(file: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CommandResult> {
+export interface CommandOptions {
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
+  /** Written to its stdin (which is then closed). */
+  input?: string;
+  /** Ends it (SIGTERM) after this many milliseconds. Default: it may take however long it takes. */
+  timeoutMs?: number;
+  /** The most output kept of each stream, in bytes. Default: 1 MiB. */
+  maxBuffer?: number;
+}
+
+/**
+ * Runs a command of the harness host (no shell); resolves whatever its exit code, and never
+ * rejects: a command that could not run resolves code 127, with why in `stderr` and `error`.
+ */
+export function hostCommand(file: string, args: readonly string[], options: CommandOptions = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
-    execFile(file, args, { encoding: "utf8", env: env ? { ...process.env, ...env } : process.env }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 127) : 0;
-      resolve({ code, stdout, stderr: stderr || (error && typeof error.code !== "number" ? error.message : "") });
-    });
+    const child = execFile(
+      file,
+      args,
+      {
+        encoding: "utf8",
+        env: options.env ? { ...process.env, ...options.env } : process.env,
+        ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+        maxBuffer: options.maxBuffer ?? 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        const exited = !error || typeof error.code === "number";
+        const code = error ? (typeof error.code === "number" ? error.code : 127) : 0;
+        resolve({ code, stdout, stderr: stderr || (exited ? "" : error!.message), ...(exited ? {} : { error: error! }) });
+      },
+    );
+    if (options.input !== undefined) child.stdin?.end(options.input);
   });
 }
 
-/** Runs a command that must succeed; the error quotes it and what it printed. */
-export async function mustHost(file: string, args: readonly string[], service?: string): Promise<string> {
-  const result = await hostCommand(file, args);
-  if (result.code !== 0) {
-    throw new HarnessError(`The mesh's command \`${[file, ...args].join(" ")}\` failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`, {
-      code: "E_MESH",
-      service,
-    });
-  }
-  return result.stdout;
-}
-
-/** The synchronous twin, for the last-resort cleanup on `exit`; never throws. */
-export function hostCommandNow(file: string, args: readonly string[]): boolean {
+/**
+ * The synchronous twin, for the last-resort cleanup on `exit`: whether the command exited 0; never
+ * throws. `timeoutMs` defaults to 5 000 (0: no limit).
+ */
+export function hostCommandNow(file: string, args: readonly string[], options: { timeoutMs?: number } = {}): boolean {
+  const timeoutMs = options.timeoutMs ?? 5_000;
   try {
-    execFileSync(file, args, { stdio: "ignore", timeout: 5_000 });
+    execFileSync(file, args, { stdio: "ignore", ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}) });
     return true;
   } catch {
     return false;

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { hostCommandNow } from "../../host/host-command.js";
 import type { Resource } from "../../state/run-state.js";
 import { connectEngine } from "./engine.js";
 import { removeImage } from "./images.js";
@@ -28,7 +28,7 @@ export function removeDockerNow(resources: readonly Resource[]): void {
   const containers = resources.filter((r) => r.kind === "docker-container").map((r) => r.id);
   const networks = resources.filter((r) => r.kind === "docker-network").map((r) => r.id);
   // Blocking is what the exit event allows; a loaded engine may take a while, the reaper is next.
-  const run = (args: string[]) => spawnSync("docker", args, { stdio: "ignore", timeout: 30_000 });
+  const run = (args: string[]) => hostCommandNow("docker", args, { timeoutMs: 30_000 });
   if (containers.length > 0) run(["rm", "--force", "--volumes", ...containers]);
   if (networks.length > 0) run(["network", "rm", ...networks]);
 }
