@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
+import { hostRoutes } from "../host/routes.js";
 import { type CommandResult, mustRun, runCommand } from "./lab-command.js";
 import { inNamespace, ipIn, killNamespace, killQuietly, namespaceExists, namespacePids } from "./lab-namespaces.js";
 import { type Account, createAccount, deleteAccount, generateKey, lookupAccount, startSshd } from "./lab-node.js";
@@ -17,7 +18,7 @@ import {
   saveState,
   withLabLock,
 } from "./lab-state.js";
-import { addressIn, chooseLabSubnets, parseCidr, prefixOf, routeDestinations } from "./lab-subnets.js";
+import { addressIn, chooseLabSubnets, parseCidr, prefixOf } from "./lab-subnets.js";
 import { wireNatNode } from "./lab-nat.js";
 
 export type { LabNode, LabNodeOptions, LabOptions } from "./lab-options.js";
@@ -47,7 +48,7 @@ export class Lab {
     await checkHost();
     await Lab.reap(root);
     const state = await withLabLock(root, async () => {
-      const taken = routeDestinations(await mustRun("ip", ["-4", "route", "show", "table", "all"]));
+      const taken = (await hostRoutes()).map((route) => route.cidr);
       // A lab still being built has no routes yet: its recorded subnets are taken too.
       for (const other of listStates(root)) {
         for (const subnet of Object.values(other.subnets ?? {})) {

@@ -1,9 +1,6 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import { overlaps, parseCidr, parseIpRoutes } from "../host/cidr.js";
+import { overlaps, parseCidr } from "../host/cidr.js";
+import { hostRoutes } from "../host/routes.js";
 import { LAB_POOL } from "./lab-subnets.js";
-
-const run = promisify(execFile);
 
 /**
  * Whether `host` was a node of a lab that no longer exists: an address of the lab pool that no
@@ -13,6 +10,5 @@ const run = promisify(execFile);
 export async function isVanishedLabNode(host: string): Promise<boolean> {
   const address = parseCidr(host);
   if (!address || address.bits !== 32 || !overlaps(address, LAB_POOL)) return false;
-  const { stdout } = await run("ip", ["-4", "route", "show", "table", "all"]);
-  return !parseIpRoutes(stdout).some((route) => overlaps(route, address));
+  return !(await hostRoutes()).some((route) => overlaps(route.cidr, address));
 }

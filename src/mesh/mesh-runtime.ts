@@ -6,6 +6,7 @@
 import dns from "node:dns/promises";
 import net from "node:net";
 import { ConfigError, StartError } from "../errors.js";
+import { hostRoutes } from "../host/routes.js";
 import type { Plan, PlannedService, ServiceIps } from "../plan/plan.js";
 import { SshRuntime } from "../runtimes/ssh/ssh-runtime.js";
 import { resolveDestination } from "../runtimes/ssh/ssh-destination.js";
@@ -14,10 +15,9 @@ import { sshPool } from "../runtimes/ssh/ssh-pool.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtimes/runtime.js";
 import type { NetworkOptions, ServiceSpec } from "../topology/types.js";
 import type { Resource, RunState } from "../state/run-state.js";
-import { hostCommand } from "../host/host-command.js";
 import { Hub } from "./hub.js";
 import { Mesh, meshInterfaceName } from "./mesh.js";
-import { DEFAULT_MESH_SUBNET, type MeshMember, allocateMesh, checkMeshSubnet, routesWithLines } from "./mesh-plan.js";
+import { DEFAULT_MESH_SUBNET, type MeshMember, allocateMesh, checkMeshSubnet } from "./mesh-plan.js";
 import { onMesh } from "./mesh-peer.js";
 import { checkHubPrivilege, hubImplementation } from "./privilege.js";
 
@@ -37,8 +37,7 @@ export class MeshRuntime implements Runtime {
     this.#network = context.spec.options.network ?? {};
     this.#runId = context.runId;
     const subnet = this.#network.wireguardSubnet ?? DEFAULT_MESH_SUBNET;
-    const routes = await hostCommand("ip", ["-4", "route", "show", "table", "all"]);
-    checkMeshSubnet(subnet, routesWithLines(routes.stdout));
+    checkMeshSubnet(subnet, await hostRoutes());
     const facts = await this.#ssh.gatherFacts(services, context);
     const members: MeshMember[] = [];
     for (const service of context.spec.services) {

@@ -2,6 +2,7 @@ import path from "node:path";
 import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { freePort } from "../../host/ports.js";
+import { hostRoutes } from "../../host/routes.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { Resource, RunState } from "../../state/run-state.js";
@@ -13,7 +14,7 @@ import { removeDockerNow } from "./docker-reaper.js";
 import { type Engine, connectEngine, engineMessage } from "./engine.js";
 import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
 import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./published-ports.js";
-import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, hostRoutes, planNetwork, removeNetwork } from "./run-network.js";
+import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, planNetwork, removeNetwork } from "./run-network.js";
 
 const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
 const log = debugFor("docker");
