@@ -3,11 +3,11 @@
  * hub's iptables rule and interface (which ends its wireguard-go).
  */
 import fs from "node:fs";
-import { isVanishedLabNode } from "../lab/vanished-node.js";
+import { hostCommand } from "../host/host-command.js";
+import { isUnroutedPoolAddress } from "../host/routes.js";
 import type { RemoteResourceNode } from "../runtimes/ssh/ssh-reaper.js";
 import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
-import { hostCommand } from "../host/host-command.js";
 import { downCommand } from "./node-interface.js";
 
 export async function reapMesh(_run: RunRecord, resources: readonly Resource[]): Promise<void> {
@@ -20,7 +20,7 @@ export async function reapMesh(_run: RunRecord, resources: readonly Resource[]):
     for (const resource of nodes) {
       const node = resource.node as RemoteResourceNode;
       // A node that vanished with its lab: nothing left to undo, and nothing may be sent to it.
-      if (await isVanishedLabNode(node.host)) continue;
+      if (await isUnroutedPoolAddress(node.host)) continue;
       const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
       try {
         const result = await connection.runAsRoot(downCommand(String(resource.ifname), String(resource.dir)));
