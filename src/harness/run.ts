@@ -1,5 +1,6 @@
 import { HarnessError, StartError, StopError } from "../errors.js";
 import type { Plan } from "../plan/plan.js";
+import { preloadReapers, reapers } from "../runtimes/reapers.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { HarnessEvent, TargetKind } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
@@ -35,6 +36,8 @@ export class Run implements Stoppable {
   async startAll(signal: AbortSignal): Promise<void> {
     const failed = new AbortController();
     const abandon = AbortSignal.any([signal, failed.signal]);
+    // Before anything is created: the exit hook's last resort (`killNow`) cannot await an import.
+    await preloadReapers(this.runtimes.keys());
     // Docker resources are reaped by the run's label: recorded before `prepare` makes the first (the
     // network), so that a crash before any container is recorded still leaves the reaper a trace.
     if (this.runtimes.has("docker")) this.state.record({ kind: "docker-run", id: this.plan.runId });
@@ -66,7 +69,7 @@ export class Run implements Stoppable {
 
   killNow(): void {
     this.partitions.removeHostNow();
-    for (const runtime of this.runtimes.values()) runtime.killNow?.(this.state.resources);
+    reapers.killNow(this.state.resources);
   }
 
   async #stopAll(): Promise<void> {

@@ -14,8 +14,7 @@ import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import { sshPool } from "../runtimes/ssh/ssh-pool.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtimes/runtime.js";
 import type { NetworkOptions, ServiceSpec } from "../topology/types.js";
-import type { Resource, RunState } from "../state/run-state.js";
-import { Hub } from "./hub.js";
+import type { RunState } from "../state/run-state.js";
 import { Mesh, meshInterfaceName } from "./mesh.js";
 import { DEFAULT_MESH_SUBNET, type MeshMember, allocateMesh, checkMeshSubnet } from "./mesh-plan.js";
 import { onMesh } from "./mesh-peer.js";
@@ -80,12 +79,6 @@ export class MeshRuntime implements Runtime {
     await this.#ssh.dispose().catch((e: unknown) => errors.push(e));
     if (this.#mesh && this.#state) await this.#mesh.down(this.#state).catch((e: unknown) => errors.push(e));
     if (errors.length > 0) throw errors[0];
-  }
-
-  killNow(resources: readonly Resource[]): void {
-    for (const hub of resources.filter((r) => r.kind === "mesh-hub")) {
-      Hub.removeNow(hub.id, resources.filter((r) => r.kind === "mesh-iptables").map((r) => r.rule as string[]));
-    }
   }
 
   #ifname(): string {
