@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { reapOrphans } from "../state/reap.js";
+import { reapOrphans } from "../runtimes/reapers.js";
 import type { Command } from "./commands.js";
 
 export const cleanupCommand: Command = {

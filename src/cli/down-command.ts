@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
-import { reapRun } from "../state/reap.js";
+import { reapRun } from "../runtimes/reapers.js";
 import { readRun } from "../state/runs.js";
 import type { Command } from "./commands.js";
 import { detachedLogFile } from "./detach.js";

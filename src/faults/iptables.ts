@@ -1,20 +1,20 @@
-import { execFile, execFileSync } from "node:child_process";
 import { HarnessError } from "../errors.js";
+import { hostCommand, hostCommandNow } from "../host/host-command.js";
 import { type Argv, hostChainRemoval } from "./partition-rules.js";
 
 /** `iptables -w …` on the harness host (no shell); rejects with its stderr. */
-export function iptables(args: Argv): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile("iptables", ["-w", ...args], { encoding: "utf8" }, (error, _stdout, stderr) => {
-      if (!error) return resolve();
-      reject(new HarnessError(`iptables ${args.join(" ")} failed: ${stderr.trim() || error.message}`, { code: "E_FIREWALL", cause: error }));
-    });
-  });
+export async function iptables(args: Argv): Promise<void> {
+  const result = await hostCommand("iptables", ["-w", ...args]);
+  if (result.code === 0) return;
+  throw new HarnessError(`iptables ${args.join(" ")} failed: ${result.stderr.trim() || `exit ${result.code}`}`, { code: "E_FIREWALL", cause: result.error });
 }
 
-/** `iptables -w …` on the harness host, synchronously (for the process's `exit`); throws if it fails. */
-export function iptablesNow(args: Argv): void {
-  execFileSync("iptables", ["-w", ...args], { stdio: "ignore" });
+/**
+ * `iptables -w …` on the harness host, synchronously (for the process's `exit`); false if it failed.
+ * No time limit: `-w` waits for the xtables lock.
+ */
+export function iptablesNow(args: Argv): boolean {
+  return hostCommandNow("iptables", ["-w", ...args], { timeoutMs: 0 });
 }
 
 /** Removes the jumps to the run's host chains, then the chains; what is already gone is fine. */
@@ -33,10 +33,7 @@ export async function removeHostChains(chain: string): Promise<void> {
   if (still.length > 0) throw new Error(`chains ${still.join(", ")} are still there`);
 }
 
-function listChains(): Promise<string[]> {
-  return new Promise((resolve) => {
-    execFile("iptables", ["-w", "-S"], { encoding: "utf8" }, (error, stdout) => {
-      resolve(error ? [] : [...stdout.matchAll(/^-N (\S+)$/gm)].map((m) => m[1]!));
-    });
-  });
+async function listChains(): Promise<string[]> {
+  const result = await hostCommand("iptables", ["-w", "-S"]);
+  return result.code !== 0 ? [] : [...result.stdout.matchAll(/^-N (\S+)$/gm)].map((m) => m[1]!);
 }

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { TcpConnection } from "./partition-rules.js";
+import { listProcStats } from "../host/proc-stat.js";
 
 /**
  * A process of the harness host has no address of its own, so a partition tells its traffic
@@ -40,17 +41,9 @@ export function cgroupName(runId: string, service: string): string {
 
 /** The members of a process group (from /proc). */
 export function groupPids(pgid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === pgid) pids.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return pids;
+  return listProcStats()
+    .filter((stat) => stat.pgid === pgid)
+    .map((stat) => stat.pid);
 }
 
 /** A process's cgroup v2 path ("/" for the root), as /proc/<pid>/cgroup gives it. */

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { isVanishedLabNode } from "../lab/vanished-node.js";
+import { isUnroutedPoolAddress } from "../host/routes.js";
 import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
 import { removeCgroup } from "./partition-cgroups.js";
@@ -25,7 +25,7 @@ export async function reapFirewall(run: RunRecord, resources: readonly Resource[
         const node = resource.node as { host: string; user: string | undefined; ssh: Record<string, unknown> } | undefined;
         if (!node) throw new Error("no node recorded");
         // A node that vanished with its lab: nothing left to undo, and nothing may be sent to it.
-        if (await isVanishedLabNode(node.host)) continue;
+        if (await isUnroutedPoolAddress(node.host)) continue;
         const { SshPool } = await import("../ssh/ssh-pool.js");
         const { resolveDestination } = await import("../ssh/ssh-destination.js");
         const pool = new SshPool();

@@ -200,13 +200,8 @@ export class Partitions {
     }
     if (!this.#hostReady) return;
     for (const { unhook, flush, remove } of hostChainRemoval(chainName(this.plan.runId))) {
-      for (const args of [unhook, flush, remove]) {
-        try {
-          iptablesNow(args);
-        } catch {
-          // Gone already, or left to the reaper.
-        }
-      }
+      // A failure: gone already, or left to the reaper.
+      for (const args of [unhook, flush, remove]) iptablesNow(args);
     }
   }
 

@@ -2,6 +2,7 @@ import { HarnessError, StartError, StopError } from "../errors.js";
 import type { MeshControl } from "../mesh/mesh-control.js";
 import type { MeshSetup } from "../mesh/mesh-setup.js";
 import type { Plan } from "../plan/plan.js";
+import { preloadReapers, reapers } from "../runtimes/reapers.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { HarnessEvent, TargetKind } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
@@ -46,6 +47,8 @@ export class Run implements Stoppable {
   async startAll(signal: AbortSignal): Promise<void> {
     const failed = new AbortController();
     const abandon = AbortSignal.any([signal, failed.signal]);
+    // Before anything is created: the exit hook's last resort (`killNow`) cannot await an import.
+    await preloadReapers(this.runtimes.keys());
     // Docker resources are reaped by the run's label: recorded before `prepare` makes the first (the
     // network), so that a crash before any container is recorded still leaves the reaper a trace.
     if (this.runtimes.has("docker")) this.state.record({ kind: "docker-run", id: this.plan.runId });
@@ -80,10 +83,7 @@ export class Run implements Stoppable {
 
   killNow(): void {
     this.partitions.removeHostNow();
-    for (const [kind, runtime] of this.runtimes) {
-      runtime.killNow?.(this.state.resources);
-      if (kind === "wireguard") this.meshSetup?.killNow(this.state.resources);
-    }
+    reapers.killNow(this.state.resources);
   }
 
   async #stopAll(): Promise<void> {

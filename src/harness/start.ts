@@ -3,7 +3,7 @@ import type { ServiceMap } from "../topology/builder.js";
 import type { HarnessEvent, StartOptions, TopologySpec } from "../topology/types.js";
 import { debugFor } from "../debug.js";
 import { deadlineSignal } from "../host/deadline-signal.js";
-import { reapOrphans } from "../state/reap.js";
+import { reapOrphans } from "../runtimes/reapers.js";
 import { RunState } from "../state/run-state.js";
 import { Harness } from "./harness.js";
 import { Run } from "./run.js";

@@ -48,14 +48,19 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
  * The default route is left out: it overlaps everything, and a subnet of our own is more specific.
  */
 export function parseIpRoutes(text: string): Cidr[] {
+  return parseIpRouteLines(text).map((route) => route.cidr);
+}
+
+/** As `parseIpRoutes`, each destination with its line (for a message that names the route). */
+export function parseIpRouteLines(text: string): { cidr: Cidr; line: string }[] {
   const types = new Set(["unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat", "anycast"]);
-  const routes: Cidr[] = [];
+  const routes: { cidr: Cidr; line: string }[] = [];
   for (const line of text.split("\n")) {
     const words = line.trim().split(/\s+/);
     const destination = types.has(words[0] ?? "") ? words[1] : words[0];
     if (!destination || destination === "default") continue;
     const cidr = parseCidr(destination);
-    if (cidr && cidr.bits > 0) routes.push(cidr);
+    if (cidr && cidr.bits > 0) routes.push({ cidr, line });
   }
   return routes;
 }

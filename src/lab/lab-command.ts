@@ -1,29 +1,18 @@
-import { execFile } from "node:child_process";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
+import { type CommandResult, hostCommand } from "../host/host-command.js";
+
+export type { CommandResult };
 
 const log = debugFor("lab");
 
-export interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a system command (no shell); resolves its output whatever its exit code. */
-export function runCommand(file: string, args: readonly string[], input?: string): Promise<CommandResult> {
+export async function runCommand(file: string, args: readonly string[], input?: string): Promise<CommandResult> {
   // The command line only: `input` may be a key.
   log(`run ${[file, ...args].join(" ")}`);
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== "number") {
-        reject(new HarnessError(`The lab could not run \`${[file, ...args].join(" ")}\`: ${error.message}`, { code: "E_LAB", cause: error }));
-        return;
-      }
-      resolve({ code: typeof error?.code === "number" ? error.code : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
+  const result = await hostCommand(file, args, { input, maxBuffer: 16 * 1024 * 1024 });
+  if (result.error) throw new HarnessError(`The lab could not run \`${[file, ...args].join(" ")}\`: ${result.error.message}`, { code: "E_LAB", cause: result.error });
+  return result;
 }
 
 /** Runs a system command that must succeed; the error quotes it and what it printed. */

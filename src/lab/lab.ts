@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
+import { hostRoutes, registerRoutedPool } from "../host/routes.js";
 import { type CommandResult, mustRun, runCommand } from "./lab-command.js";
 import { inNamespace, ipIn, killNamespace, killQuietly, namespaceExists, namespacePids } from "./lab-namespaces.js";
 import { type Account, createAccount, deleteAccount, generateKey, lookupAccount, startSshd } from "./lab-node.js";
@@ -17,12 +18,15 @@ import {
   saveState,
   withLabLock,
 } from "./lab-state.js";
-import { addressIn, chooseLabSubnets, parseCidr, prefixOf, routeDestinations } from "./lab-subnets.js";
+import { LAB_POOL, addressIn, chooseLabSubnets, parseCidr, prefixOf } from "./lab-subnets.js";
 import { wireNatNode } from "./lab-nat.js";
 
 export type { LabNode, LabNodeOptions, LabOptions } from "./lab-options.js";
 
 const log = debugFor("lab");
+
+// Only the lab's own links lead to its nodes: a reaper skips the address of a node whose lab is gone.
+registerRoutedPool(LAB_POOL);
 
 /**
  * Real remote nodes on one Linux machine: each node a network namespace with its own sshd,
@@ -45,9 +49,11 @@ export class Lab {
     const root = options.root ?? LAB_ROOT;
     validateLabOptions(options);
     await checkHost();
+    // Written down too: the reaper of a run on this lab's nodes may be a process that never loads the lab.
+    registerRoutedPool(LAB_POOL, { persist: true });
     await Lab.reap(root);
     const state = await withLabLock(root, async () => {
-      const taken = routeDestinations(await mustRun("ip", ["-4", "route", "show", "table", "all"]));
+      const taken = (await hostRoutes()).map((route) => route.cidr);
       // A lab still being built has no routes yet: its recorded subnets are taken too.
       for (const other of listStates(root)) {
         for (const subnet of Object.values(other.subnets ?? {})) {

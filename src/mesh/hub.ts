@@ -10,7 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
 import type { RunState } from "../state/run-state.js";
-import { hostCommand, hostCommandNow, mustHost } from "./host-command.js";
+import { hostCommand, hostCommandNow } from "../host/host-command.js";
+import { mustHost } from "./mesh-command.js";
 import { fingerprint, type KeyPair } from "./keys.js";
 import { type InterfaceStatus, type PeerConfig, parseGet, removePeerText, setInterfaceText, setPeerText, uapiRequest, uapiSocketPath } from "./uapi.js";
 

@@ -13,14 +13,13 @@ import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import { resolveDestination } from "../ssh/ssh-destination.js";
 import { DEFAULT_MESH_SUBNET } from "../topology/harness-options.js";
 import type { ServiceSpec, TopologySpec } from "../topology/types.js";
-import { hostCommand } from "./host-command.js";
-import { type MeshMember, allocateMesh, checkMeshSubnet, routesWithLines } from "./mesh-plan.js";
+import { hostRoutes } from "../host/routes.js";
+import { type MeshMember, allocateMesh, checkMeshSubnet } from "./mesh-plan.js";
 
 /** `nodeFacts`: the facts of the wireguard target's runtime (the nodes' addresses), gathered once the subnet is known to be free. */
 export async function gatherMeshFacts(spec: TopologySpec, nodeFacts: () => Promise<FactsContribution>): Promise<FactsContribution> {
   const subnet = spec.options.network?.wireguardSubnet ?? DEFAULT_MESH_SUBNET;
-  const routes = await hostCommand("ip", ["-4", "route", "show", "table", "all"]);
-  checkMeshSubnet(subnet, routesWithLines(routes.stdout));
+  checkMeshSubnet(subnet, await hostRoutes());
   const facts = await nodeFacts();
   const members: MeshMember[] = [];
   for (const service of spec.services) {

@@ -64,17 +64,3 @@ export function checkMeshSubnet(subnetText: string, routes: readonly { cidr: Cid
     );
   }
 }
-
-/** Each route of `ip -4 route show table all` with its line (the default route left out). */
-export function routesWithLines(text: string): { cidr: Cidr; line: string }[] {
-  const types = new Set(["unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat", "anycast"]);
-  const routes: { cidr: Cidr; line: string }[] = [];
-  for (const line of text.split("\n")) {
-    const words = line.trim().split(/\s+/);
-    const destination = types.has(words[0] ?? "") ? words[1] : words[0];
-    if (!destination || destination === "default") continue;
-    const cidr = parseCidr(destination);
-    if (cidr && cidr.bits > 0) routes.push({ cidr, line });
-  }
-  return routes;
-}

@@ -3,12 +3,17 @@
  * hub's iptables rule and interface (which ends its wireguard-go).
  */
 import fs from "node:fs";
-import { isVanishedLabNode } from "../lab/vanished-node.js";
+import { hostCommand } from "../host/host-command.js";
+import { isUnroutedPoolAddress } from "../host/routes.js";
 import type { RemoteResourceNode } from "../ssh/node-record.js";
+import type { FamilyReaper } from "../state/reap.js";
 import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
-import { hostCommand } from "./host-command.js";
+import { Hub } from "./hub.js";
 import { downCommand } from "./node-interface.js";
+
+/** A run's mesh (`mesh-*` resources). */
+export const meshReaper: FamilyReaper = { reap: reapMesh, killNow: removeMeshNow };
 
 export async function reapMesh(_run: RunRecord, resources: readonly Resource[]): Promise<void> {
   const errors: string[] = [];
@@ -20,7 +25,7 @@ export async function reapMesh(_run: RunRecord, resources: readonly Resource[]):
     for (const resource of nodes) {
       const node = resource.node as RemoteResourceNode;
       // A node that vanished with its lab: nothing left to undo, and nothing may be sent to it.
-      if (await isVanishedLabNode(node.host)) continue;
+      if (await isUnroutedPoolAddress(node.host)) continue;
       const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
       try {
         const result = await connection.runAsRoot(downCommand(String(resource.ifname), String(resource.dir)));
@@ -43,4 +48,11 @@ export async function reapMesh(_run: RunRecord, resources: readonly Resource[]):
   }
   // A per-interface sysctl went with its interface; nothing else was changed.
   if (errors.length > 0) throw new Error(errors.join("; "));
+}
+
+/** The last resort at the `exit` event: the hub's interface and forwarding go at once (the nodes' wait for the reaper). */
+export function removeMeshNow(resources: readonly Resource[]): void {
+  for (const hub of resources.filter((r) => r.kind === "mesh-hub")) {
+    Hub.removeNow(hub.id, resources.filter((r) => r.kind === "mesh-iptables").map((r) => r.rule as string[]));
+  }
 }

@@ -6,10 +6,9 @@
  */
 import { StartError } from "../errors.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
-import type { Resource, RunState } from "../state/run-state.js";
+import type { RunState } from "../state/run-state.js";
 import { sshPool } from "../ssh/ssh-pool.js";
 import type { NetworkOptions } from "../topology/types.js";
-import { Hub } from "./hub.js";
 import { Mesh, meshInterfaceName } from "./mesh.js";
 import { checkHubPrivilege, hubImplementation } from "./privilege.js";
 
@@ -54,13 +53,6 @@ export class MeshSetup {
       await this.#mesh.down(state);
     } finally {
       this.#mesh = undefined;
-    }
-  }
-
-  /** The last resort on `exit`: removes the hub's interface and its iptables rules at once. */
-  killNow(resources: readonly Resource[]): void {
-    for (const hub of resources.filter((r) => r.kind === "mesh-hub")) {
-      Hub.removeNow(hub.id, resources.filter((r) => r.kind === "mesh-iptables").map((r) => r.rule as string[]));
     }
   }
 }

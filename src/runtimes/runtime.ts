@@ -2,7 +2,7 @@ import type { ServiceLog } from "../logs/service-log.js";
 import type { HostAddresses } from "../plan/addresses.js";
 import type { Plan, PlannedService, ServiceIps } from "../plan/plan.js";
 import type { ServiceSpec, TargetKind, TopologySpec } from "../topology/types.js";
-import type { Resource, RunState } from "../state/run-state.js";
+import type { RunState } from "../state/run-state.js";
 
 export interface ExitInfo {
   code: number | null;
@@ -83,11 +83,7 @@ export interface Runtime {
   start(service: PlannedService, context: RuntimeContext): Promise<RunningService>;
   /** Undoes `prepare`; called once, after every service of this target has stopped. */
   dispose?(): Promise<void>;
-  /**
-   * Synchronous last resort when the harness process exits without stopping (the `exit` event):
-   * ends what it can of these resources at once.
-   */
-  killNow?(resources: readonly Resource[]): void;
+  // What a crashed run left, and the last resort at the `exit` event, are its reaper's (src/runtimes/reapers.ts).
 }
 
 export interface FactsContext {

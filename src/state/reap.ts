@@ -1,32 +1,63 @@
 import fs from "node:fs";
 import path from "node:path";
-import { signalGroup } from "../runtimes/process/process-group.js";
 import type { Resource } from "./run-state.js";
 import { type RunRecord, listRuns } from "./runs.js";
 
 /**
- * Undoes, after a crash, every resource of one family (the part of `kind` before the first
- * `-`: `process`, `docker`, `remote`, `lab`…) that a run recorded. Loaded only when a crashed run
- * has such resources, so reaping processes never loads dockerode or ssh2.
+ * How one family of resources is undone. The family is the part of a resource's `kind` before the
+ * first `-`: `process`, `docker`, `remote`, `mesh`, `firewall`…
  */
-export type FamilyReaper = (run: RunRecord, resources: readonly Resource[]) => Promise<void>;
+export interface FamilyReaper {
+  /** After a crash, from any process: undoes every resource of the family that a run recorded. */
+  reap(run: RunRecord, resources: readonly Resource[]): Promise<void>;
+  /**
+   * Synchronous last resort when the process that made the resources exits without stopping (the
+   * `exit` event): ends what it can of them at once.
+   */
+  killNow?(resources: readonly Resource[]): void;
+}
 
-const families: Record<string, () => Promise<FamilyReaper>> = {
-  process: async () => async (_run, resources) => {
-    for (const r of resources) killGroupIfOurs(Number(r.pgid ?? r.id), r.startedAt as number | undefined);
-  },
-  docker: async () => {
-    const { reapDockerRun } = await import("../runtimes/docker/docker-reaper.js");
-    return (run) => reapDockerRun(run.runId);
-  },
-  remote: async () => (await import("../runtimes/ssh/ssh-reaper.js")).reapRemote,
-  mesh: async () => (await import("../mesh/mesh-reaper.js")).reapMesh,
-  firewall: async () => (await import("../harness/partition-reaper.js")).reapFirewall,
-};
+export function familyOf(resource: Resource): string {
+  return resource.kind.split("-", 1)[0]!;
+}
 
-/** Lets a runtime or the lab say how its family of resources is reaped. */
-export function registerReaper(family: string, load: () => Promise<FamilyReaper>): void {
-  families[family] = load;
+/**
+ * Family → its reaper, imported on first use, so that reaping processes never loads dockerode or
+ * ssh2. The records do not know how their resources are undone: whoever knows the families fills
+ * the registry (src/runtimes/reapers.ts).
+ */
+export class ReaperRegistry {
+  readonly #loaders: ReadonlyMap<string, () => Promise<FamilyReaper>>;
+  readonly #loaded = new Map<string, FamilyReaper>();
+
+  constructor(loaders: Iterable<readonly [family: string, load: () => Promise<FamilyReaper>]>) {
+    this.#loaders = new Map(loaders);
+  }
+
+  /** The family's reaper; undefined for a family nobody registered. */
+  async load(family: string): Promise<FamilyReaper | undefined> {
+    const loaded = this.#loaded.get(family);
+    if (loaded) return loaded;
+    const load = this.#loaders.get(family);
+    if (!load) return undefined;
+    const reaper = await load();
+    this.#loaded.set(family, reaper);
+    return reaper;
+  }
+
+  /** Loads these families' reapers ahead: `killNow` runs at the exit event, where nothing can be awaited. */
+  async preload(families: Iterable<string>): Promise<void> {
+    await Promise.all([...new Set(families)].map((family) => this.load(family)));
+  }
+
+  /** Each family's `killNow` (of the reapers loaded so far), given that family's resources; in the order families were registered. */
+  killNow(resources: readonly Resource[]): void {
+    for (const family of this.#loaders.keys()) {
+      const killNow = this.#loaded.get(family)?.killNow;
+      const own = resources.filter((r) => familyOf(r) === family);
+      if (killNow && own.length > 0) killNow(own);
+    }
+  }
 }
 
 export interface ReapReport {
@@ -46,9 +77,9 @@ export interface ReapOptions {
 }
 
 /** Undoes what crashed runs left: every run whose owning process is gone. */
-export async function reapOrphans(runs: RunRecord[] = listRuns(), options: ReapOptions = {}): Promise<ReapReport[]> {
+export async function reapOrphansWith(reapers: ReaperRegistry, runs: RunRecord[] = listRuns(), options: ReapOptions = {}): Promise<ReapReport[]> {
   const reports: ReapReport[] = [];
-  for (const run of runs.filter((r) => !r.ownerAlive && !failedRecently(r, options.retryAfterMs ?? 0))) reports.push(await reapRun(run));
+  for (const run of runs.filter((r) => !r.ownerAlive && !failedRecently(r, options.retryAfterMs ?? 0))) reports.push(await reapRunWith(reapers, run));
   return reports;
 }
 
@@ -62,18 +93,18 @@ function failedRecently(run: RunRecord, ms: number): boolean {
 }
 
 /** Undoes one run's resources, family by family, newest family first; removes its dir when all are gone. */
-export async function reapRun(run: RunRecord): Promise<ReapReport> {
+export async function reapRunWith(reapers: ReaperRegistry, run: RunRecord): Promise<ReapReport> {
   const report: ReapReport = { runId: run.runId, reaped: [], failed: [] };
   const byFamily = new Map<string, Resource[]>();
   for (const resource of [...run.state.resources].reverse()) {
-    const family = resource.kind.split("-", 1)[0]!;
+    const family = familyOf(resource);
     byFamily.set(family, [...(byFamily.get(family) ?? []), resource]);
   }
   for (const [family, resources] of byFamily) {
     try {
-      const load = families[family];
-      if (!load) throw new Error(`no reaper for resources of kind "${resources[0]!.kind}"`);
-      await (await load())(run, resources);
+      const reaper = await reapers.load(family);
+      if (!reaper) throw new Error(`no reaper for resources of kind "${resources[0]!.kind}"`);
+      await reaper.reap(run, resources);
       report.reaped.push(...resources);
     } catch (error) {
       for (const resource of resources) report.failed.push({ resource, error: (error as Error).message });
@@ -82,30 +113,4 @@ export async function reapRun(run: RunRecord): Promise<ReapReport> {
   if (report.failed.length === 0) fs.rmSync(run.dir, { recursive: true, force: true });
   else fs.writeFileSync(path.join(run.dir, FAILED_MARK), `${new Date().toISOString()}\n`, { mode: 0o600 });
   return report;
-}
-
-/**
- * Kills a process group left by a crashed run, unless its number now belongs to somebody else:
- * every member must have started no earlier than the recorded leader.
- */
-function killGroupIfOurs(pgid: number, startedAt: number | undefined): void {
-  const members = groupMembers(pgid);
-  if (members.length === 0) return;
-  if (startedAt !== undefined && members.some((m) => m.start < startedAt)) return;
-  signalGroup(pgid, "SIGKILL");
-}
-
-function groupMembers(pgid: number): { pid: number; start: number }[] {
-  const members: { pid: number; start: number }[] = [];
-  for (const name of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) === pgid) members.push({ pid: Number(name), start: Number(fields[19]) });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
 }

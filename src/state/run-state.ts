@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { processStartTime } from "../host/proc-stat.js";
 
 /** Something a run created and must undo: what the reaper reads after a crash. */
 export interface Resource {
@@ -125,17 +126,5 @@ export class RunState {
     const tmp = `${this.#file}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(this.#state, null, 2), { mode: 0o600 });
     fs.renameSync(tmp, this.#file);
-  }
-}
-
-/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
-export function processStartTime(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count from the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[19]);
-  } catch {
-    return null;
   }
 }

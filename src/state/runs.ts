@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { HarnessDescriptor } from "../harness/descriptor.js";
-import { type StateFile, processStartTime } from "./run-state.js";
+import { processStartTime } from "../host/proc-stat.js";
+import type { StateFile } from "./run-state.js";
 
 /** A run found on disk: its state file, whether its owner still lives, and its descriptor once started. */
 export interface RunRecord {

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { generateKeyPair, isWireguardKey, keyToHex, publicKeyOf } from "../../src/mesh/keys.js";
-import { allocateMesh, checkMeshSubnet, routesWithLines } from "../../src/mesh/mesh-plan.js";
+import { parseIpRouteLines as routesWithLines } from "../../src/host/cidr.js";
+import { allocateMesh, checkMeshSubnet } from "../../src/mesh/mesh-plan.js";
 import { nodeListenPort } from "../../src/mesh/mesh.js";
 import { renderWireguardConf } from "../../src/mesh/node-interface.js";
 import { hasNetAdmin } from "../../src/mesh/privilege.js";

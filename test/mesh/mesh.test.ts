@@ -5,7 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
-import { reapOrphans } from "../../src/state/reap.js";
+import { reapOrphans } from "../../src/runtimes/reapers.js";
 import { listRuns } from "../../src/state/runs.js";
 import { fetchFromNode, labAvailable, labForSuite, on } from "../support/lab.js";
 import { fixture } from "../support/process-tracker.js";

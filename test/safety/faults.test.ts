@@ -11,7 +11,7 @@ import type { LabNode } from "../../src/public/lab.js";
 import { chainName } from "../../src/faults/partition-rules.js";
 import { cgroupOf, cgroupRoot } from "../../src/faults/partition-cgroups.js";
 import { parseTopology } from "../../src/topology/yaml.js";
-import { reapOrphans } from "../../src/state/reap.js";
+import { reapOrphans } from "../../src/runtimes/reapers.js";
 import { listRuns } from "../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, leftovers, testDocker, testRunId } from "../support/images.js";
 import { labAvailable, labForSuite, on } from "../support/lab.js";

@@ -11,7 +11,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Lab } from "../../src/public/lab.js";
-import { reapOrphans } from "../../src/state/reap.js";
+import { reapOrphans } from "../../src/runtimes/reapers.js";
 import { listRuns } from "../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, leftovers } from "../support/images.js";
 import { labAvailable } from "../support/lab.js";

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { reapOrphans } from "../../src/state/reap.js";
+import { reapOrphans } from "../../src/runtimes/reapers.js";
 import { listRuns } from "../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../support/images.js";
 import { alive } from "../support/process-tracker.js";

@@ -1,8 +1,18 @@
-import { spawnSync } from "node:child_process";
+import { debugFor } from "../../debug.js";
+import { hostCommandNow } from "../../host/host-command.js";
+import type { FamilyReaper } from "../../state/reap.js";
 import type { Resource } from "../../state/run-state.js";
 import { connectEngine } from "./engine.js";
 import { removeImage } from "./images.js";
 import { RUN_LABEL, removeNetwork } from "./run-network.js";
+
+const log = debugFor("docker");
+
+/** A run's containers, networks and images (`docker-*` resources). */
+export const dockerReaper: FamilyReaper = {
+  reap: (run) => reapDockerRun(run.runId),
+  killNow: (resources) => removeDockerNow(resources),
+};
 
 /**
  * Removes everything a crashed run left in Docker, found by its label rather than by the state
@@ -25,10 +35,11 @@ export async function reapDockerRun(runId: string): Promise<void> {
  * the Docker CLI removes the run's containers and network. Without a CLI, the reaper does it later.
  */
 export function removeDockerNow(resources: readonly Resource[]): void {
+  log(`exit: removing ${resources.filter((r) => r.kind.startsWith("docker-")).length} docker resource(s) at once`);
   const containers = resources.filter((r) => r.kind === "docker-container").map((r) => r.id);
   const networks = resources.filter((r) => r.kind === "docker-network").map((r) => r.id);
   // Blocking is what the exit event allows; a loaded engine may take a while, the reaper is next.
-  const run = (args: string[]) => spawnSync("docker", args, { stdio: "ignore", timeout: 30_000 });
+  const run = (args: string[]) => hostCommandNow("docker", args, { timeoutMs: 30_000 });
   if (containers.length > 0) run(["rm", "--force", "--volumes", ...containers]);
   if (networks.length > 0) run(["network", "rm", ...networks]);
 }

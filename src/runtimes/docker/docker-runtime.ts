@@ -2,19 +2,19 @@ import path from "node:path";
 import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { freePort } from "../../host/ports.js";
+import { hostRoutes } from "../../host/routes.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
 import { DEFAULT_MESH_SUBNET } from "../../topology/harness-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
-import type { Resource, RunState } from "../../state/run-state.js";
+import type { RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { checkHostFiles } from "./container-files.js";
 import { type ContainerLaunch, createContainer, entrypointOf, startContainer } from "./container.js";
 import type { DockerTarget } from "./docker-options.js";
-import { removeDockerNow } from "./docker-reaper.js";
 import { type Engine, connectEngine, engineMessage } from "./engine.js";
 import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
 import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./published-ports.js";
-import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, hostRoutes, planNetwork, removeNetwork } from "./run-network.js";
+import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, planNetwork, removeNetwork } from "./run-network.js";
 
 const log = debugFor("docker");
 
@@ -157,12 +157,6 @@ export class DockerRuntime implements Runtime {
     // Awaited by `start`; a service never started must not leave a rejection nobody handles.
     created.catch(() => {});
     this.#created.set(service.name, created);
-  }
-
-  /** Removes whatever of the run is left: containers (by label), the network, built images. */
-  killNow(resources: readonly Resource[]): void {
-    log(`exit: removing ${resources.filter((r) => r.kind.startsWith("docker-")).length} docker resource(s) at once`);
-    removeDockerNow(resources);
   }
 
   async dispose(): Promise<void> {

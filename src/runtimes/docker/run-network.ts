@@ -1,12 +1,11 @@
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
-import { promisify } from "node:util";
 import type Docker from "dockerode";
 import { StartError } from "../../errors.js";
+import { type HostRoute, hostRoutes } from "../../host/routes.js";
 import type { RunState } from "../../state/run-state.js";
 import { engineMessage, statusOf } from "./engine.js";
-import { type Cidr, chooseSubnet, formatCidr, gatewayOf, hostAddress, parseCidr, parseIpRoutes, parseProcRoutes } from "./subnets.js";
+import { type Cidr, chooseSubnet, formatCidr, gatewayOf, hostAddress, parseCidr } from "./subnets.js";
 
 /** The run's own bridge network, decided in the plan and created in `prepare`. */
 export interface PlannedNetwork {
@@ -30,10 +29,10 @@ export async function planNetwork(
   runId: string,
   services: readonly string[],
   avoid: readonly string[],
-  routes: Promise<Cidr[]> = hostRoutes(),
+  routes: Promise<readonly HostRoute[]> = hostRoutes(),
 ): Promise<PlannedNetwork> {
   const [networks, hostNets] = await Promise.all([engineSubnets(docker), routes]);
-  const all = [...hostNets, ...networks];
+  const all = [...hostNets.map((r) => r.cidr), ...networks];
   const extra = [...avoid, ...nameservers()].map((s) => parseCidr(s)).filter((c): c is Cidr => c !== undefined);
   const subnet = chooseSubnet([...all, ...extra], services.length, seededRandom(runId));
   if (!subnet) {
@@ -92,22 +91,6 @@ export async function removeNetwork(docker: Docker, id: string): Promise<void> {
 function seededRandom(runId: string): () => number {
   const hash = createHash("sha256").update(runId).digest();
   return () => hash.readUInt32BE(0) / 2 ** 32;
-}
-
-const run = promisify(execFile);
-
-/** The host's routes in every table; `/proc/net/route` when `ip` is not installed. Never rejects. */
-export async function hostRoutes(): Promise<Cidr[]> {
-  try {
-    const { stdout } = await run("ip", ["-4", "route", "show", "table", "all"], { timeout: 5_000 });
-    return parseIpRoutes(stdout);
-  } catch {
-    try {
-      return parseProcRoutes(fs.readFileSync("/proc/net/route", "utf8"));
-    } catch {
-      return [];
-    }
-  }
 }
 
 async function engineSubnets(docker: Docker): Promise<Cidr[]> {

@@ -1,5 +1,5 @@
-import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type ProcStat, listProcStats, readProcStat } from "../../host/proc-stat.js";
 
 /**
  * Whether any process of the group is left. A zombie does not count: it is dead, only not yet
@@ -18,8 +18,8 @@ export function groupAlive(pgid: number): boolean {
 /** Whether /proc shows members of the group and every one is a zombie; false where it cannot tell. */
 function onlyZombiesLeft(pgid: number): boolean {
   // Most often the leader itself is alive: one read decides.
-  const leader = statOf(String(pgid));
-  if (leader && leader.pgrp === pgid && !dead(leader.state)) return false;
+  const leader = readProcStat(pgid);
+  if (leader && leader.pgid === pgid && !dead(leader.state)) return false;
   const members = groupsNow().get(pgid);
   return members !== undefined && members.live === 0 && members.zombies > 0;
 }
@@ -38,38 +38,23 @@ let scan: Map<number, Members> | undefined;
 function groupsNow(): Map<number, Members> {
   if (scan) return scan;
   const groups = new Map<number, Members>();
-  let entries: string[] = [];
+  let stats: ProcStat[] = [];
   try {
-    entries = fs.readdirSync("/proc");
+    stats = listProcStats();
   } catch {
     // Unknown: no group is reported dead.
   }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = statOf(entry);
-    if (!stat) continue;
-    const members = groups.get(stat.pgrp) ?? { live: 0, zombies: 0 };
+  for (const stat of stats) {
+    const members = groups.get(stat.pgid) ?? { live: 0, zombies: 0 };
     if (dead(stat.state)) members.zombies++;
     else members.live++;
-    groups.set(stat.pgrp, members);
+    groups.set(stat.pgid, members);
   }
   scan = groups;
   setImmediate(() => {
     scan = undefined;
   }).unref();
   return groups;
-}
-
-function statOf(pid: string): { state: string; pgrp: number } | undefined {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // After the command, which may hold spaces and parentheses: state, ppid, pgrp.
-  const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { state: state!, pgrp: Number(pgrp) };
 }
 
 function dead(state: string): boolean {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { debugFor, envNames } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import type { PlannedService } from "../../plan/plan.js";
-import { type Resource, processStartTime } from "../../state/run-state.js";
+import { processStartTime } from "../../host/proc-stat.js";
 import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { terminateGroup, signalGroup } from "./process-group.js";
 import type { ProcessTarget } from "./process-options.js";
@@ -16,10 +16,6 @@ const log = debugFor("process");
 /** Local processes, each the leader of its own process group. */
 export class ProcessRuntime implements Runtime {
   readonly kind = "process" as const;
-
-  killNow(resources: readonly Resource[]): void {
-    for (const r of resources) if (r.kind === "process") signalGroup(Number(r.pgid ?? r.id), "SIGKILL");
-  }
 
   async preflight(service: PlannedService): Promise<void> {
     const { binary, cwd } = launchOf(service);

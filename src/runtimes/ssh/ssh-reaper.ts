@@ -1,5 +1,5 @@
 import type { Resource } from "../../state/run-state.js";
-import { isVanishedLabNode } from "../../lab/vanished-node.js";
+import { isUnroutedPoolAddress } from "../../host/routes.js";
 import type { RunRecord } from "../../state/runs.js";
 import { abandonRunCommand, reapProcessCommand, removeDirCommand } from "./remote-script.js";
 import type { RemoteResourceNode } from "../../ssh/node-record.js";
@@ -23,7 +23,7 @@ export async function reapRemote(run: RunRecord, resources: readonly Resource[])
         continue;
       }
       // A node that vanished with its lab: nothing left to undo, and nothing may be sent to it.
-      if (await isVanishedLabNode(node.host)) continue;
+      if (await isUnroutedPoolAddress(node.host)) continue;
       const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
       try {
         const dir = String(resource.dir ?? resource.path);

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { sourceAddressToward } from "../../host/routes.js";
 import dns from "node:dns/promises";
 import net from "node:net";
 import { HarnessError, StartError } from "../../errors.js";
@@ -137,16 +137,6 @@ async function addressOf(hostName: string, service: string): Promise<string> {
       cause: error,
     });
   }
-}
-
-/** The harness host's own address on the route to `ip` (`ip route get`), when it can be known. */
-function sourceAddressToward(ip: string): Promise<string | undefined> {
-  if (process.platform !== "linux") return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    execFile("ip", ["-o", "route", "get", ip], { encoding: "utf8" }, (error, stdout) => {
-      resolve(error ? undefined : /\bsrc (\S+)/.exec(stdout)?.[1]);
-    });
-  });
 }
 
 /** An SSH error that does not say which service it stopped: the same error, naming it. */

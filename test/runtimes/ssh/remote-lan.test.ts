@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigError, Harness, type HarnessBuilder, type HarnessError, type ServiceMap, StartError } from "../../../src/public/index.js";
-import { reapOrphans } from "../../../src/state/reap.js";
+import { reapOrphans } from "../../../src/runtimes/reapers.js";
 import { listRuns } from "../../../src/state/runs.js";
 import { busyboxImage, dockerAvailable, testRunId } from "../../support/images.js";
 import { extraProcesses, killSessions, labAvailable, labForSuite, on, waitFor } from "../../support/lab.js";
