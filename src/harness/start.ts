@@ -1,4 +1,4 @@
-import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
+import { loadRuntimes, planTopology } from "./gather-facts.js";
 import type { ServiceMap } from "../topology/builder.js";
 import type { HarnessEvent, StartOptions, TopologySpec } from "../topology/types.js";
 import { debugFor } from "../debug.js";

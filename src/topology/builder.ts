@@ -1,7 +1,7 @@
 import type { Harness } from "../harness/harness.js";
 import { startHarness } from "../harness/start.js";
 import type { Plan } from "../plan/plan.js";
-import { planTopology } from "../plan/plan-topology.js";
+import { planTopology } from "../harness/gather-facts.js";
 import { validateHarnessOptions } from "./harness-options.js";
 import { checkNewName, validateService, validateServiceName } from "./service-options.js";
 import { TARGET_SCHEMAS } from "./targets.js";
