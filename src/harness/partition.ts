@@ -5,7 +5,7 @@ import { HarnessError } from "../errors.js";
 import { addressFor } from "../plan/addresses.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
 import type { RunningService } from "../runtimes/runtime.js";
-import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
+import { targetOptions } from "../topology/target-options.js";
 import type { RunState } from "../state/run-state.js";
 import { cgroupName, cgroupRoot, groupPids, moveInto, openConnections, removeCgroup } from "./partition-cgroups.js";
 import type { ServiceController } from "./service-controller.js";
@@ -133,7 +133,7 @@ export class Partitions {
       } else if (!remote) host.OUTPUT.push([...match, ...dest]);
       else {
         // A node without a port: all of it, but for the SSH connection the harness keeps to it.
-        const ssh = String((y.spec.options as unknown as RemoteTarget).ssh?.port ?? 22);
+        const ssh = String(targetOptions(y.spec, "remote_lan", "wireguard").ssh?.port ?? 22);
         host.OUTPUT.push([...match, "-d", to.host, "-p", "tcp", "!", "--dport", ssh], [...match, "-d", to.host, "!", "-p", "tcp"]);
       }
       return;
@@ -213,7 +213,7 @@ export class Partitions {
   async #ensureNodeChain(label: string, service: PlannedService, controller: ServiceController): Promise<void> {
     if (this.#nodes.has(label)) return;
     const chain = chainName(this.plan.runId);
-    const { host, user, ssh } = service.spec.options as unknown as RemoteTarget;
+    const { host, user, ssh } = targetOptions(service.spec, "remote_lan", "wireguard");
     // As ssh-reaper's nodeForState (not imported: it would load ssh2 for every run): no secret in the state file.
     const { privateKey: _, ...rest } = ssh ?? {};
     this.state.record({ kind: "firewall-node", id: `${label}:${chain}`, chain, node: { host, user, ssh: rest } });
@@ -318,7 +318,7 @@ function dedupe(rules: readonly Rule[]): Rule[] {
 }
 
 function nodeLabel(service: PlannedService): string {
-  const target = service.spec.options as unknown as RemoteTarget;
+  const target = targetOptions(service.spec, "remote_lan", "wireguard");
   return `${target.user ?? ""}@${target.host}:${target.ssh?.port ?? 22}`;
 }
 

@@ -9,7 +9,7 @@ import { ConfigError, StartError } from "../errors.js";
 import type { Plan, PlannedService, ServiceIps } from "../plan/plan.js";
 import { SshRuntime } from "../runtimes/ssh/ssh-runtime.js";
 import { resolveDestination } from "../runtimes/ssh/ssh-destination.js";
-import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
+import { targetOptions } from "../topology/target-options.js";
 import { sshPool } from "../runtimes/ssh/ssh-pool.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtimes/runtime.js";
 import type { NetworkOptions, ServiceSpec } from "../topology/types.js";
@@ -96,7 +96,7 @@ export class MeshRuntime implements Runtime {
 
 /** The address of a LAN service's node, as the SSH runtime resolves it. */
 async function nodeAddress(service: ServiceSpec): Promise<string> {
-  const target = service.options as unknown as RemoteTarget;
+  const target = targetOptions(service, "remote_lan", "wireguard");
   const destination = resolveDestination(target.host, target.user, target.ssh, service.name);
   if (net.isIP(destination.hostName)) return destination.hostName;
   try {

@@ -13,6 +13,7 @@ import type { SshConnection } from "../runtimes/ssh/ssh-connection.js";
 import { resolveDestination } from "../runtimes/ssh/ssh-destination.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { SshPool } from "../runtimes/ssh/ssh-pool.js";
+import { targetOptions } from "../topology/target-options.js";
 import type { NetworkOptions } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
 import { formatCidr, parseCidr } from "../host/cidr.js";
@@ -93,7 +94,7 @@ export class Mesh implements MeshControl {
     for (const service of Object.values(plan.services)) {
       const meshIp = service.placement.meshIp;
       if (meshIp === undefined || (service.target !== "remote_lan" && service.target !== "wireguard")) continue;
-      const target = service.spec.options as unknown as RemoteTarget & { wireguardKey?: string };
+      const target: RemoteTarget & { wireguardKey?: string } = targetOptions(service.spec, "remote_lan", "wireguard");
       const address = service.placement.lanIp!;
       let node = this.#nodes.get(address);
       if (!node) {

@@ -192,8 +192,9 @@ function addressesOf(p: Placement, host: string | undefined): ServiceAddresses {
 }
 
 function remoteEnvFile(service: ServiceSpec): string {
-  const root = typeof service.options.remoteRoot === "string" ? service.options.remoteRoot : "/opt/harness";
-  return path.posix.join(root, service.name, "service.env");
+  // A node's under its `remoteRoot`; a container's at the default root inside it.
+  const root = service.target === "remote_lan" || service.target === "wireguard" ? service.options.remoteRoot : undefined;
+  return path.posix.join(root ?? "/opt/harness", service.name, "service.env");
 }
 
 /** Two services of this host cannot listen on one port. */

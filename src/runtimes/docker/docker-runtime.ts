@@ -3,6 +3,7 @@ import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { freePort } from "../../host/ports.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
+import { targetOptions } from "../../topology/target-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { Resource, RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
@@ -256,5 +257,5 @@ export class DockerRuntime implements Runtime {
 }
 
 function targetOf(service: PlannedService): DockerTarget {
-  return service.spec.options as unknown as DockerTarget;
+  return targetOptions(service.spec, "docker");
 }
