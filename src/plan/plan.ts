@@ -3,30 +3,13 @@ import { ConfigError } from "../errors.js";
 import { envPrefix } from "../topology/service-options.js";
 import type { ServiceSpec, TargetKind, TopologySpec } from "../topology/types.js";
 import { type HostAddresses, type Placement, addressFor, formatEndpoint } from "./addresses.js";
+import type { HostFacts } from "./host-facts.js";
 import { interpolate } from "./interpolate.js";
 import { dependencyLevels } from "./order.js";
 import { placeService } from "./placement.js";
 
-/** What the plan needs to know about the host; gathered by `gatherHostFacts`, fixed in tests. */
-export interface HostFacts {
-  runId: string;
-  runDir: string;
-  /** The port chosen for each service whose `port` is 0. */
-  ports: Readonly<Record<string, number>>;
-  /** The port on the harness host that reaches each service that publishes one (containers). */
-  hostPorts: Readonly<Record<string, number>>;
-  /** The addresses each service has on the networks it is on, decided before it starts. */
-  ips: Readonly<Record<string, ServiceIps>>;
-  /** The harness process's environment: the last scope of `${VAR}` interpolation. */
-  hostEnv: Readonly<Record<string, string | undefined>>;
-  addresses: HostAddresses;
-}
-
-export interface ServiceIps {
-  containerIp?: string;
-  lanIp?: string;
-  meshIp?: string;
-}
+// In a file of their own: placement.ts reads them, and plan.ts imports placement.ts.
+export type { HostFacts, ServiceIps } from "./host-facts.js";
 
 /** Every address a service has, as "ip:port". */
 export interface ServiceAddresses {
