@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { newRunId } from "../plan/plan-topology.js";
+import { newRunId } from "../harness/run-id.js";
 
 export function detachedLogFile(runId: string): string {
   return path.join(os.tmpdir(), `meshbed-up-${runId}.log`);

@@ -1,7 +1,7 @@
 import { HarnessError } from "../errors.js";
 import { type Endpoint, addressFor } from "../plan/addresses.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
-import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
+import { targetOptions } from "../topology/target-options.js";
 
 /**
  * Which iptables rules a partition needs, and where they go: a pure function of the plan (and, for
@@ -153,7 +153,7 @@ function hostRules(plan: Plan, x: PlannedService, y: PlannedService, processes: 
     } else if (!remote) host.OUTPUT.push([...match, ...dest]);
     else {
       // A node without a port: all of it, but for the SSH connection the harness keeps to it.
-      const ssh = String((y.spec.options as unknown as RemoteTarget).ssh?.port ?? 22);
+      const ssh = String(targetOptions(y.spec, "remote_lan", "wireguard").ssh?.port ?? 22);
       host.OUTPUT.push([...match, "-d", to.host, "-p", "tcp", "!", "--dport", ssh], [...match, "-d", to.host, "!", "-p", "tcp"]);
     }
     return;
@@ -195,7 +195,7 @@ function dedupe(rules: readonly Rule[]): Rule[] {
 
 /** The node a service runs on, as `user@host:port`: services of one node share its chain and its connection. */
 export function nodeLabel(service: PlannedService): string {
-  const target = service.spec.options as unknown as RemoteTarget;
+  const target = targetOptions(service.spec, "remote_lan", "wireguard");
   return `${target.user ?? ""}@${target.host}:${target.ssh?.port ?? 22}`;
 }
 

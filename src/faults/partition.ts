@@ -3,7 +3,7 @@ import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
 import type { RunningService } from "../runtimes/runtime.js";
-import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
+import { targetOptions } from "../topology/target-options.js";
 import type { RunState } from "../state/run-state.js";
 import { iptables, iptablesNow, removeHostChains } from "./iptables.js";
 import { cgroupName, cgroupRoot, groupPids, moveInto, removeCgroup, tcpConnections } from "./partition-cgroups.js";
@@ -125,7 +125,7 @@ export class Partitions {
   async #ensureNodeChain(label: string, service: PlannedService, controller: PartitionMember): Promise<void> {
     if (this.#nodes.has(label)) return;
     const chain = chainName(this.plan.runId);
-    const { host, user, ssh } = service.spec.options as unknown as RemoteTarget;
+    const { host, user, ssh } = targetOptions(service.spec, "remote_lan", "wireguard");
     // As ssh-reaper's nodeForState (not imported: it would load ssh2 for every run): no secret in the state file.
     const { privateKey: _, ...rest } = ssh ?? {};
     this.state.record({ kind: "firewall-node", id: `${label}:${chain}`, chain, node: { host, user, ssh: rest } });

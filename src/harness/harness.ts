@@ -1,11 +1,13 @@
 import { ConfigError, HarnessError } from "../errors.js";
 import type { MeshControl } from "../mesh/mesh-control.js";
-import { HarnessBuilder, type ServiceMap } from "../topology/builder.js";
-import type { HarnessOptions } from "../topology/types.js";
+import { type BuilderActions, HarnessBuilder, type ServiceMap } from "../topology/builder.js";
+import type { HarnessOptions, StartOptions, TopologySpec } from "../topology/types.js";
 import { loadTopologyFile } from "../topology/yaml.js";
 import type { HarnessDescriptor, Registry } from "./descriptor.js";
+import { planTopology } from "./gather-facts.js";
 import type { Run } from "./run.js";
 import { ServiceHandle } from "./service-handle.js";
+import { startRun } from "./start.js";
 
 export type ServiceHandles<S extends ServiceMap> = { readonly [K in keyof S & string]: ServiceHandle<K> };
 
@@ -26,12 +28,17 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
 
   /** Starts describing a topology. */
   static builder(options?: HarnessOptions): HarnessBuilder<{}> {
-    return HarnessBuilder.create(options);
+    return HarnessBuilder.create(options, BUILDER_ACTIONS);
   }
 
   /** A builder for the topology of a `services.yaml` (the ADR's format). */
   static fromFile(file: string): HarnessBuilder<ServiceMap> {
-    return HarnessBuilder.fromSpec(loadTopologyFile(file));
+    return Harness.fromSpec(loadTopologyFile(file));
+  }
+
+  /** @internal A builder over an already validated topology (`parseTopology`'s). */
+  static fromSpec<S extends ServiceMap = ServiceMap>(spec: TopologySpec): HarnessBuilder<S> {
+    return HarnessBuilder.fromSpec<S>(spec, BUILDER_ACTIONS);
   }
 
   /** The handle of a service by name (for names only known at run time). */
@@ -128,3 +135,14 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
     return this.stop();
   }
 }
+
+/** Starts a run and wraps it; its descriptor is written once every service is healthy. */
+async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
+  const run = await startRun(spec, options);
+  const harness = new Harness<S>(run, new AbortController().signal);
+  run.state.writeDescriptor(harness.toDescriptor());
+  return harness;
+}
+
+/** What every builder made here starts and plans with. */
+const BUILDER_ACTIONS: BuilderActions = { start: startHarness, plan: (spec) => planTopology(spec) };

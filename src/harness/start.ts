@@ -1,20 +1,19 @@
-import { loadRuntimes, planTopology } from "../plan/plan-topology.js";
-import type { ServiceMap } from "../topology/builder.js";
 import type { HarnessEvent, StartOptions, TopologySpec } from "../topology/types.js";
 import { debugFor } from "../debug.js";
 import { deadlineSignal } from "../host/deadline-signal.js";
 import { reapOrphans } from "../runtimes/reapers.js";
 import { RunState } from "../state/run-state.js";
-import { Harness } from "./harness.js";
+import { loadRuntimes, planTopology } from "./gather-facts.js";
 import { Run } from "./run.js";
 
 const log = debugFor("harness");
 
 /**
  * Plans (nothing created yet), checks every service (still nothing created), then starts. If any
- * service fails, everything already started is stopped before the error is thrown.
+ * service fails, everything already started is stopped before the error is thrown. The `Harness`
+ * around the run is made by harness.ts (which imports this file, not the other way round).
  */
-export async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
+export async function startRun(spec: TopologySpec, options: StartOptions): Promise<Run> {
   // What crashed runs left is reaped on the side: it never delays or fails this start.
   // A run that could not be reaped (its node unreachable) is tried again at most every 10 minutes.
   void reapOrphans(undefined, { retryAfterMs: 10 * 60_000 }).catch(() => {});
@@ -58,7 +57,5 @@ export async function startHarness<S extends ServiceMap>(spec: TopologySpec, opt
     });
     throw error;
   }
-  const harness = new Harness<S>(run, new AbortController().signal);
-  state.writeDescriptor(harness.toDescriptor());
-  return harness;
+  return run;
 }

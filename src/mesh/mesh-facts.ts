@@ -9,7 +9,7 @@ import net from "node:net";
 import { ConfigError } from "../errors.js";
 import type { ServiceIps } from "../plan/plan.js";
 import type { FactsContribution } from "../runtimes/runtime.js";
-import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
+import { targetOptions } from "../topology/target-options.js";
 import { resolveDestination } from "../ssh/ssh-destination.js";
 import { DEFAULT_MESH_SUBNET } from "../topology/harness-options.js";
 import type { ServiceSpec, TopologySpec } from "../topology/types.js";
@@ -34,7 +34,7 @@ export async function gatherMeshFacts(spec: TopologySpec, nodeFacts: () => Promi
 
 /** The address of a LAN service's node, as the SSH runtime resolves it. */
 async function nodeAddress(service: ServiceSpec): Promise<string> {
-  const target = service.options as unknown as RemoteTarget;
+  const target = targetOptions(service, "remote_lan", "wireguard");
   const destination = resolveDestination(target.host, target.user, target.ssh, service.name);
   if (net.isIP(destination.hostName)) return destination.hostName;
   try {

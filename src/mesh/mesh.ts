@@ -15,6 +15,7 @@ import { resolveDestination } from "../ssh/ssh-destination.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { SshPool } from "../ssh/ssh-pool.js";
 import { DEFAULT_MESH_SUBNET } from "../topology/harness-options.js";
+import { targetOptions } from "../topology/target-options.js";
 import type { NetworkOptions } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
 import { formatCidr, parseCidr } from "../host/cidr.js";
@@ -94,7 +95,7 @@ export class Mesh implements MeshControl, MeshAccess {
     for (const service of Object.values(plan.services)) {
       const meshIp = service.placement.meshIp;
       if (meshIp === undefined || (service.target !== "remote_lan" && service.target !== "wireguard")) continue;
-      const target = service.spec.options as unknown as RemoteTarget & { wireguardKey?: string };
+      const target: RemoteTarget & { wireguardKey?: string } = targetOptions(service.spec, "remote_lan", "wireguard");
       const address = service.placement.lanIp!;
       let node = this.#nodes.get(address);
       if (!node) {

@@ -1,4 +1,4 @@
-import type { RemoteBinaryOptions, RemotePackageOptions } from "../runtimes/ssh/ssh-options.js";
+import type { RemoteBinaryOptions, RemotePackageOptions, RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import { REMOTE_KEYS, validateRemoteOptions } from "../runtimes/ssh/ssh-options.js";
 import { type At, expected, optionalString } from "../topology/validate.js";
 import { isWireguardKey } from "./keys.js";
@@ -19,7 +19,10 @@ export type WireguardOptions<Names extends string = string> = (RemoteBinaryOptio
 
 export const WIREGUARD_KEYS = [...REMOTE_KEYS, "wireguardKey"] as const;
 
-export function validateWireguardOptions(options: Record<string, unknown>, at: At): { args: string[]; options: Record<string, unknown> } {
+/** Target options of a wireguard service, after validation: a remote service's, and its node's key if it keeps one. */
+export type WireguardTarget = RemoteTarget & { wireguardKey?: string };
+
+export function validateWireguardOptions(options: Record<string, unknown>, at: At): { args: string[]; options: WireguardTarget } {
   const { wireguardKey, ...remote } = options;
   const key = optionalString(wireguardKey, at.child("wireguardKey"));
   if (key !== undefined && !isWireguardKey(key)) expected(at.child("wireguardKey"), "a WireGuard private key (44 characters of base64, as `wg genkey` prints)", "a malformed key");

@@ -1,6 +1,6 @@
 import type { ServiceSpec } from "../topology/types.js";
 import type { Placement } from "./addresses.js";
-import type { HostFacts } from "./plan.js";
+import type { HostFacts } from "./host-facts.js";
 
 /** Where each target puts a service on the network: one case per target. */
 export function placeService(service: ServiceSpec, facts: HostFacts): Placement {

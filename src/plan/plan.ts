@@ -3,30 +3,13 @@ import { ConfigError } from "../errors.js";
 import { envPrefix } from "../topology/service-options.js";
 import type { ServiceSpec, TargetKind, TopologySpec } from "../topology/types.js";
 import { type HostAddresses, type Placement, addressFor, formatEndpoint } from "./addresses.js";
+import type { HostFacts } from "./host-facts.js";
 import { interpolate } from "./interpolate.js";
 import { dependencyLevels } from "./order.js";
 import { placeService } from "./placement.js";
 
-/** What the plan needs to know about the host; gathered by `gatherHostFacts`, fixed in tests. */
-export interface HostFacts {
-  runId: string;
-  runDir: string;
-  /** The port chosen for each service whose `port` is 0. */
-  ports: Readonly<Record<string, number>>;
-  /** The port on the harness host that reaches each service that publishes one (containers). */
-  hostPorts: Readonly<Record<string, number>>;
-  /** The addresses each service has on the networks it is on, decided before it starts. */
-  ips: Readonly<Record<string, ServiceIps>>;
-  /** The harness process's environment: the last scope of `${VAR}` interpolation. */
-  hostEnv: Readonly<Record<string, string | undefined>>;
-  addresses: HostAddresses;
-}
-
-export interface ServiceIps {
-  containerIp?: string;
-  lanIp?: string;
-  meshIp?: string;
-}
+// In a file of their own: placement.ts reads them, and plan.ts imports placement.ts.
+export type { HostFacts, ServiceIps } from "./host-facts.js";
 
 /** Every address a service has, as "ip:port". */
 export interface ServiceAddresses {
@@ -192,8 +175,9 @@ function addressesOf(p: Placement, host: string | undefined): ServiceAddresses {
 }
 
 function remoteEnvFile(service: ServiceSpec): string {
-  const root = typeof service.options.remoteRoot === "string" ? service.options.remoteRoot : "/opt/harness";
-  return path.posix.join(root, service.name, "service.env");
+  // A node's under its `remoteRoot`; a container's at the default root inside it.
+  const root = service.target === "remote_lan" || service.target === "wireguard" ? service.options.remoteRoot : undefined;
+  return path.posix.join(root ?? "/opt/harness", service.name, "service.env");
 }
 
 /** Two services of this host cannot listen on one port. */

@@ -1,7 +1,6 @@
+// Types only: the builder holds data, and what starts or plans it is handed in (`BuilderActions`).
 import type { Harness } from "../harness/harness.js";
-import { startHarness } from "../harness/start.js";
 import type { Plan } from "../plan/plan.js";
-import { planTopology } from "../plan/plan-topology.js";
 import { validateHarnessOptions } from "./harness-options.js";
 import { checkNewName, validateService, validateServiceName } from "./service-options.js";
 import { TARGET_SCHEMAS } from "./targets.js";
@@ -24,24 +23,35 @@ type NewName<N extends string, S extends ServiceMap> = N &
 type Names<S extends ServiceMap> = Extract<keyof S, string>;
 
 /**
+ * What a builder hands its topology to, given by `Harness.builder()` and `Harness.fromFile()`: the
+ * builder is data, and importing the harness from here would make a cycle (harness → builder → harness).
+ */
+export interface BuilderActions {
+  start<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>>;
+  plan(spec: TopologySpec): Promise<Plan>;
+}
+
+/**
  * An immutable description of a topology. Every call returns a new builder whose type knows one
  * more service, so `harness.services.api` is typed and a misspelt name does not compile.
  */
 export class HarnessBuilder<S extends ServiceMap = {}> {
   readonly #spec: TopologySpec;
+  readonly #actions: BuilderActions | undefined;
 
-  private constructor(spec: TopologySpec) {
+  private constructor(spec: TopologySpec, actions: BuilderActions | undefined) {
     this.#spec = spec;
+    this.#actions = actions;
   }
 
-  /** @internal Use `Harness.builder()`. */
-  static create(options: HarnessOptions = {}): HarnessBuilder<{}> {
-    return new HarnessBuilder(Object.freeze({ options: validateHarnessOptions(options), services: Object.freeze([]) }));
+  /** @internal Use `Harness.builder()`. Without `actions` it only validates (the YAML reader's use): it cannot start or plan. */
+  static create(options: HarnessOptions = {}, actions?: BuilderActions): HarnessBuilder<{}> {
+    return new HarnessBuilder(Object.freeze({ options: validateHarnessOptions(options), services: Object.freeze([]) }), actions);
   }
 
-  /** @internal A builder over an already validated topology (from YAML). */
-  static fromSpec<S extends ServiceMap = ServiceMap>(spec: TopologySpec): HarnessBuilder<S> {
-    return new HarnessBuilder<S>(spec);
+  /** @internal A builder over an already validated topology (from YAML). Use `Harness.fromFile()`. */
+  static fromSpec<S extends ServiceMap = ServiceMap>(spec: TopologySpec, actions?: BuilderActions): HarnessBuilder<S> {
+    return new HarnessBuilder<S>(spec, actions);
   }
 
   /** A local process, started in its own process group. */
@@ -93,13 +103,13 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
     if (!schema) throw new Error(`meshbed: target "${target}" is not registered`);
     checkNewName(this.#spec.services, name);
     const service: ServiceSpec = validateService(name, target, options, schema.keys, schema.validate, at);
-    return new HarnessBuilder(Object.freeze({ ...this.#spec, services: Object.freeze([...this.#spec.services, service]) }));
+    return new HarnessBuilder(Object.freeze({ ...this.#spec, services: Object.freeze([...this.#spec.services, service]) }), this.#actions);
   }
 
   /** A copy with other harness options (merged over the current ones). */
   withOptions(options: HarnessOptions): HarnessBuilder<S> {
     const merged = { ...this.#spec.options, ...options, network: { ...this.#spec.options.network, ...options.network } };
-    return new HarnessBuilder<S>(Object.freeze({ ...this.#spec, options: validateHarnessOptions(merged) }));
+    return new HarnessBuilder<S>(Object.freeze({ ...this.#spec, options: validateHarnessOptions(merged) }), this.#actions);
   }
 
   /** The validated topology: plain, frozen data. */
@@ -109,11 +119,16 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
 
   /** Every decision the harness would make — order, ports, addresses, env — without starting anything. */
   plan(): Promise<Plan> {
-    return planTopology(this.#spec);
+    return this.#delegate("plan").plan(this.#spec);
   }
 
   /** Starts every service, in dependency order, and resolves once all are healthy. */
   start(options: StartOptions = {}): Promise<Harness<S>> {
-    return startHarness<S>(this.#spec, options);
+    return this.#delegate("start").start<S>(this.#spec, options);
+  }
+
+  #delegate(what: string): BuilderActions {
+    if (!this.#actions) throw new Error(`meshbed: this builder cannot ${what}: make it with Harness.builder() or Harness.fromFile()`);
+    return this.#actions;
   }
 }

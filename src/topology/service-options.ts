@@ -1,6 +1,6 @@
 import { ConfigError } from "../errors.js";
 import { validateHealth } from "./health.js";
-import type { RestartPolicy, ServiceSpec, TargetKind } from "./types.js";
+import type { RestartPolicy, ServiceSpec, TargetKind, TargetOptions } from "./types.js";
 import { At, duration, envRecord, expected, integer, object, port, stringArray } from "./validate.js";
 
 export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs", "restart"] as const;
@@ -19,14 +19,14 @@ export function validateServiceName(name: unknown, at: At = new At(undefined, "n
  * Validates the options every target shares and hands the rest to the target's own validator,
  * which returns the target-specific options and the service's arguments.
  */
-export function validateService(
+export function validateService<T extends TargetKind>(
   name: string,
-  target: TargetKind,
+  target: T,
   raw: unknown,
   targetKeys: readonly string[],
-  validateTarget: (options: Record<string, unknown>, at: At) => { args: string[]; options: Record<string, unknown> },
+  validateTarget: (options: Record<string, unknown>, at: At) => { args: string[]; options: TargetOptions[T] },
   at: At = new At(name, ""),
-): ServiceSpec {
+): ServiceSpec<T> {
   validateServiceName(name);
   const options = object(raw, at, [...COMMON_KEYS, ...targetKeys]);
   const dependsOn = stringArray(options.dependsOn, at.child("dependsOn"), false);
@@ -35,6 +35,8 @@ export function validateService(
   }
   const { args, options: targetOptions } = validateTarget(options, at);
   const restart = validateRestart(options.restart, at.child("restart"));
+  // The one place a ServiceSpec is made: `target` and `options` belong together (the schema of T gave
+  // these options), which TypeScript cannot follow through a generic T.
   return Object.freeze({
     name,
     target,
@@ -47,7 +49,7 @@ export function validateService(
     ...(restart && { restart }),
     args: Object.freeze(args),
     options: Object.freeze(targetOptions),
-  });
+  }) as ServiceSpec<T>;
 }
 
 /** `restart: { policy, maxRetries, backoffMs }`; `policy: "no"` is the same as none. */

@@ -1,67 +1,20 @@
+import type { DockerTarget } from "../runtimes/docker/docker-options.js";
+import type { ProcessTarget } from "../runtimes/process/process-options.js";
+import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
+import type { WireguardTarget } from "../mesh/wireguard-options.js";
+import type { HealthCheck, RestartPolicy } from "./common-options.js";
+
+// Written beside the target options that build on them (so that those need not import this file, which
+// imports them); re-exported here, where they have always been imported from.
+export type { CommonServiceOptions, HealthCheck, RestartPolicy } from "./common-options.js";
+export type { ProcessOptions } from "../runtimes/process/process-options.js";
+
 /** Where and how a service runs. */
 export type TargetKind = "process" | "docker" | "remote_lan" | "wireguard";
 
-/**
- * How the harness decides that a service is ready. Default: `{ tcp: true }` when the service
- * has a port, otherwise ready as soon as it runs.
- */
-export type HealthCheck =
-  /** A TCP connection to the service's address succeeds. */
-  | { tcp: true }
-  /** An HTTP GET of `path` answers with `status` (default: any 2xx). */
-  | { http: string; status?: number | readonly number[] }
-  /** The command (argv, no shell) exits 0; it runs where the service runs, with its env. */
-  | { command: readonly string[] }
-  /** A line of the service's stdout or stderr matches. */
-  | { logLine: RegExp | string };
-
-/** Options every target takes. `Names` are the services known to the builder so far. */
-export interface CommonServiceOptions<Names extends string = string> {
-  /** The primary port the service listens on. `0` picks a free one (given as `PORT`). No default: a service without a port gets no `*_ADDR` peers can use. */
-  port?: number;
-  /** Environment variables; values may use `${VAR}` from the injected env (`$$` is a literal `$`). */
-  env?: Readonly<Record<string, string>>;
-  /** Services that must be healthy before this one starts. Not needed for addresses to be injected. */
-  dependsOn?: readonly (Names | (string & {}))[];
-  /** Readiness check. Default: `{ tcp: true }` when there is a port. */
-  health?: HealthCheck;
-  /** How long the service may take to become healthy. Default: 60 000 ms. */
-  startTimeoutMs?: number;
-  /** Grace period between SIGTERM (or `docker stop`) and SIGKILL. Default: 10 000 ms. */
-  stopTimeoutMs?: number;
-  /** What to do when the service exits on its own after it was healthy. Default: nothing (it is reported as exited). */
-  restart?: RestartPolicy;
-}
-
-/**
- * `on-failure`: a service that exits with a non-zero code (or dies by a signal it was not sent
- * through `kill()`) after it was healthy is started again with the same port and env, after
- * `backoffMs` (doubled on each further attempt), at most `maxRetries` times.
- */
-export interface RestartPolicy {
-  policy: "no" | "on-failure";
-  /** Default: 3. */
-  maxRetries?: number;
-  /** Wait before the first restart, doubled for each next one. Default: 200 ms. */
-  backoffMs?: number;
-}
-
-/** A local process. */
-export interface ProcessOptions<Names extends string = string> extends CommonServiceOptions<Names> {
-  /** Executable: a path (relative to `cwd`) or a name looked up on `PATH`. */
-  binary: string;
-  /** Arguments; may use `${VAR}` like env values. Default: none. */
-  args?: readonly string[];
-  /** Working directory. Default: the harness process's cwd. */
-  cwd?: string;
-  /** Whether the process inherits the harness process's environment under the injected one. Default: true. */
-  inheritEnv?: boolean;
-}
-
-/** Validated, normalized description of one service. Frozen; what the plan reads. */
-export interface ServiceSpec {
+/** What every validated service has, whatever its target. */
+interface ServiceSpecBase {
   readonly name: string;
-  readonly target: TargetKind;
   readonly port: number | undefined;
   readonly env: Readonly<Record<string, string>>;
   readonly dependsOn: readonly string[];
@@ -72,9 +25,30 @@ export interface ServiceSpec {
   readonly restart?: Readonly<Required<RestartPolicy>>;
   /** Arguments of the service's command, before interpolation. */
   readonly args: readonly string[];
-  /** Target-specific options, validated by the target's own `*-options.ts`. */
-  readonly options: Readonly<Record<string, unknown>>;
 }
+
+/** The target-specific options of each target, as its own `*-options.ts` validates them. */
+export interface TargetOptions {
+  process: ProcessTarget;
+  docker: DockerTarget;
+  remote_lan: RemoteTarget;
+  wireguard: WireguardTarget;
+}
+
+/** A validated service of each target: `target` tells which `options` it has. */
+type ServiceSpecs = {
+  [K in TargetKind]: ServiceSpecBase & {
+    readonly target: K;
+    /** Target-specific options, validated by the target's own `*-options.ts`. */
+    readonly options: Readonly<TargetOptions[K]>;
+  };
+};
+
+/**
+ * Validated, normalized description of one service: of any target, a union tagged by `target`
+ * (narrow it to read `options`), or of the targets `T`. Frozen; what the plan reads.
+ */
+export type ServiceSpec<T extends TargetKind = TargetKind> = ServiceSpecs[T];
 
 export interface NetworkOptions {
   /** Subnet of the WireGuard mesh, created only when a `wireguard` service exists. Default: "10.42.0.0/16". */

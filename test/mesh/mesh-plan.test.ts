@@ -9,6 +9,7 @@ import { hasNetAdmin } from "../../src/mesh/privilege.js";
 import { parseGet, removePeerText, setPeerText } from "../../src/mesh/uapi.js";
 import { makePlan } from "../../src/plan/plan.js";
 import { Harness } from "../../src/public/index.js";
+import type { ServiceSpec } from "../../src/topology/types.js";
 import { hostFacts, serviceSpec, topology } from "../plan/fixtures.js";
 import { hasCommand } from "../support/prerequisites.js";
 
@@ -124,7 +125,7 @@ describe("the wireguard target's options", () => {
   it("validates like remote_lan, plus a pre-generated key that is never echoed", () => {
     const key = generateKeyPair().privateKey;
     const builder = Harness.builder().wireguard("load", { host: "10.240.1.10", binary: "sleep", wireguardKey: key });
-    expect(builder.toSpec().services[0]!.options.wireguardKey).toBe(key);
+    expect((builder.toSpec().services[0] as ServiceSpec<"wireguard">).options.wireguardKey).toBe(key);
     expect(() => Harness.builder().wireguard("load", { host: "h", binary: "sleep", wireguardKey: "secret-but-wrong" })).toThrow(/a WireGuard private key/);
     expect(() => Harness.builder().wireguard("load", { host: "h", binary: "sleep", wireguardKey: "secret-but-wrong" })).not.toThrow(/secret-but-wrong/);
     expect(() => Harness.builder().wireguard("load", { host: "h" } as never)).toThrow(/exactly one of `binary` and `package`/);

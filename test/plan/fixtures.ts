@@ -17,9 +17,14 @@ export function hostFacts(overrides: Partial<HostFacts> = {}): HostFacts {
 
 /**
  * A validated service of any target, written directly: the builder may not have a method for every
- * target yet, and the plan only reads this shape.
+ * target yet, and the plan only reads this shape. Its target options are only those a test gives
+ * (the plan reads `remoteRoot` at most), hence the cast.
  */
-export function serviceSpec(name: string, target: TargetKind, overrides: Partial<ServiceSpec> = {}): ServiceSpec {
+export function serviceSpec(
+  name: string,
+  target: TargetKind,
+  overrides: Partial<Omit<ServiceSpec, "target" | "options">> & { options?: Readonly<Record<string, unknown>> } = {},
+): ServiceSpec {
   return Object.freeze({
     name,
     target,
@@ -32,7 +37,7 @@ export function serviceSpec(name: string, target: TargetKind, overrides: Partial
     args: [],
     options: {},
     ...overrides,
-  });
+  }) as ServiceSpec;
 }
 
 export function topology(...services: ServiceSpec[]): TopologySpec {

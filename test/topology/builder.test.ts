@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { ConfigError, Harness, HarnessError, type ProcessOptions } from "../../src/public/index.js";
+import type { ServiceSpec } from "../../src/topology/types.js";
 import { thrown as errorOf } from "../support/errors.js";
 
 const node = process.execPath;
@@ -194,7 +195,7 @@ describe("options are validated at the builder call, before any side effect", ()
     expect(() => builder.process("api", { binary: node, port: -1 })).toThrow(ConfigError);
     expect(fs.existsSync(runDir)).toBe(false);
     // A valid builder does not touch the host either: the binary is looked up when starting.
-    expect(builder.toSpec().services[0]!.options.binary).toBe("/nonexistent/binary/is/not/looked/up");
+    expect((builder.toSpec().services[0] as ServiceSpec<"process">).options.binary).toBe("/nonexistent/binary/is/not/looked/up");
     expect(fs.existsSync(runDir)).toBe(false);
   });
 });

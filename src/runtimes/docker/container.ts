@@ -3,11 +3,11 @@ import type Docker from "dockerode";
 import { StartError } from "../../errors.js";
 import { interpolate } from "../../plan/interpolate.js";
 import type { PlannedService } from "../../plan/plan.js";
+import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, RuntimeContext } from "../runtime.js";
 import { execIn, imageHealthcheck } from "./container-exec.js";
 import { putContainerFiles } from "./container-files.js";
 import { followContainerLogs } from "./container-logs.js";
-import type { DockerTarget } from "./docker-options.js";
 import { engineMessage, statusOf } from "./engine.js";
 import type { HostMapping } from "./published-ports.js";
 import { RUN_LABEL, SERVICE_LABEL } from "./run-network.js";
@@ -47,7 +47,7 @@ export function containerName(runId: string, service: string): string {
 
 /** The image's ENTRYPOINT override, interpolated like the service's args. */
 export function entrypointOf(service: PlannedService): string[] | undefined {
-  const target = service.spec.options as unknown as DockerTarget;
+  const target = targetOptions(service.spec, "docker");
   if (target.entrypoint === undefined) return undefined;
   const argv = target.entrypoint.map((a, i) => interpolate(a, [service.env, process.env], { service: service.name, field: `entrypoint[${i}]` }));
   // The engine reads an empty array as "not set"; [""] clears the image's entrypoint, as the CLI does.
@@ -60,7 +60,7 @@ export function entrypointOf(service: PlannedService): string[] | undefined {
  * anything after fails.
  */
 export async function startContainer(launch: ContainerLaunch, service: PlannedService, context: RuntimeContext): Promise<RunningService> {
-  const target = service.spec.options as unknown as DockerTarget;
+  const target = targetOptions(service.spec, "docker");
   const name = containerName(launch.runId, service.name);
   const ports = launch.published;
   const container = await (launch.created ?? createContainer(launch, service));
@@ -154,7 +154,7 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
  * address on the run network, its published ports, its labels. Needs only the plan and the image.
  */
 export function createContainer(launch: ContainerLaunch, service: PlannedService): Promise<Docker.Container> {
-  const target = service.spec.options as unknown as DockerTarget;
+  const target = targetOptions(service.spec, "docker");
   const ports = launch.published;
   const options: Docker.ContainerCreateOptions = {
     name: containerName(launch.runId, service.name),

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { CommonServiceOptions } from "../../topology/types.js";
+import type { CommonServiceOptions } from "../../topology/common-options.js";
 import { type At, boolean, expected, fail, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
 
 /** A file put into the container before it starts: its content, or a file of the harness host. */

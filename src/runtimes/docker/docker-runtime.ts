@@ -5,6 +5,7 @@ import { freePort } from "../../host/ports.js";
 import { hostRoutes } from "../../host/routes.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
 import { DEFAULT_MESH_SUBNET } from "../../topology/harness-options.js";
+import { targetOptions } from "../../topology/target-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
@@ -250,5 +251,5 @@ export class DockerRuntime implements Runtime {
 }
 
 function targetOf(service: PlannedService): DockerTarget {
-  return service.spec.options as unknown as DockerTarget;
+  return targetOptions(service.spec, "docker");
 }

@@ -1,7 +1,8 @@
 import { StartError } from "../../errors.js";
 import { isPortFree } from "../../host/ports.js";
+import { targetOptions } from "../../topology/target-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
-import type { DockerTarget, PublishedPort } from "./docker-options.js";
+import type { PublishedPort } from "./docker-options.js";
 
 /** A published port with its host port decided. */
 export interface HostMapping {
@@ -15,7 +16,7 @@ export interface HostMapping {
  * `ports`. An entry of `ports` for the primary port gives it its host port.
  */
 export async function publishedPorts(service: ServiceSpec, pick: () => Promise<number>): Promise<HostMapping[]> {
-  const listed = [...(service.options as unknown as DockerTarget).ports];
+  const listed = [...targetOptions(service, "docker").ports];
   let primary: PublishedPort | undefined;
   if (service.port === 0) {
     const port = await pick();
@@ -35,7 +36,7 @@ export async function publishedPorts(service: ServiceSpec, pick: () => Promise<n
 /** Fixed host ports of `ports` must be free and not wanted by another service of the topology. */
 export async function checkFixedHostPorts(services: readonly ServiceSpec[], taken: Set<number>): Promise<void> {
   for (const service of services) {
-    for (const { host } of (service.options as unknown as DockerTarget).ports) {
+    for (const { host } of targetOptions(service, "docker").ports) {
       if (host === undefined) continue;
       const free = !taken.has(host) && (await isPortFree(host));
       if (!free) {

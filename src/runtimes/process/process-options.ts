@@ -1,7 +1,17 @@
-import type { ProcessOptions } from "../../topology/types.js";
+import type { CommonServiceOptions } from "../../topology/common-options.js";
 import { type At, boolean, optionalString, string, stringArray } from "../../topology/validate.js";
 
-export type { ProcessOptions };
+/** A local process. */
+export interface ProcessOptions<Names extends string = string> extends CommonServiceOptions<Names> {
+  /** Executable: a path (relative to `cwd`) or a name looked up on `PATH`. */
+  binary: string;
+  /** Arguments; may use `${VAR}` like env values. Default: none. */
+  args?: readonly string[];
+  /** Working directory. Default: the harness process's cwd. */
+  cwd?: string;
+  /** Whether the process inherits the harness process's environment under the injected one. Default: true. */
+  inheritEnv?: boolean;
+}
 
 export const PROCESS_KEYS = ["binary", "args", "cwd", "inheritEnv"] as const;
 

@@ -5,9 +5,9 @@ import { debugFor, envNames } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import type { PlannedService } from "../../plan/plan.js";
 import { processStartTime } from "../../host/proc-stat.js";
+import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { terminateGroup, signalGroup } from "./process-group.js";
-import type { ProcessTarget } from "./process-options.js";
 import { resolveBinary } from "./resolve-binary.js";
 import { forgetGroup, watchGroup } from "../../host/watchdog.js";
 
@@ -69,7 +69,7 @@ export class ProcessRuntime implements Runtime {
 }
 
 function launchOf(service: PlannedService): { binary: string; cwd: string } {
-  const target = service.spec.options as unknown as ProcessTarget;
+  const target = targetOptions(service.spec, "process");
   return { binary: target.binary, cwd: path.resolve(target.cwd ?? process.cwd()) };
 }
 
@@ -79,7 +79,7 @@ const environments = new WeakMap<PlannedService, NodeJS.ProcessEnv>();
 function environment(service: PlannedService): NodeJS.ProcessEnv {
   let env = environments.get(service);
   if (!env) {
-    const target = service.spec.options as unknown as ProcessTarget;
+    const target = targetOptions(service.spec, "process");
     env = target.inheritEnv ? { ...process.env, ...service.env } : { ...service.env };
     environments.set(service, env);
   }

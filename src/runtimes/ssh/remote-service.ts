@@ -5,6 +5,7 @@ import { HarnessError, StartError } from "../../errors.js";
 import type { ServicePackage } from "../../package/package-archive.js";
 import { renderEnvFile, shellQuote as quote } from "../../plan/env-file.js";
 import type { PlannedService } from "../../plan/plan.js";
+import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, RuntimeContext } from "../runtime.js";
 import { followRemoteLogs } from "./remote-logs.js";
 import { nodeForState } from "../../ssh/node-record.js";
@@ -20,7 +21,6 @@ import {
   stopCommand,
 } from "./remote-script.js";
 import type { SshConnection } from "../../ssh/ssh-connection.js";
-import type { RemoteTarget } from "./ssh-options.js";
 
 const HEALTH_ATTEMPT_MS = 5_000;
 
@@ -35,7 +35,7 @@ export async function startRemoteService(
   connection: SshConnection,
   pkg: ServicePackage | undefined,
 ): Promise<RunningService> {
-  const target = service.spec.options as unknown as RemoteTarget;
+  const target = targetOptions(service.spec, "remote_lan", "wireguard");
   const dir = path.posix.join(target.remoteRoot, service.name);
   const kind = pkg ? "package" : "binary";
   const where = connection.label;

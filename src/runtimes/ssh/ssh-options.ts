@@ -1,4 +1,4 @@
-import type { CommonServiceOptions } from "../../topology/types.js";
+import type { CommonServiceOptions } from "../../topology/common-options.js";
 import { type At, expected, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
 
 /**
@@ -68,7 +68,7 @@ export interface RemoteTarget {
   ssh: Readonly<SshOptions>;
 }
 
-export function validateRemoteOptions(options: Record<string, unknown>, at: At): { args: string[]; options: Record<string, unknown> } {
+export function validateRemoteOptions(options: Record<string, unknown>, at: At): { args: string[]; options: RemoteTarget } {
   const host = string(options.host, at.child("host"));
   if (/[\s\x00-\x1f]/.test(host) || host.startsWith("-")) expected(at.child("host"), "a host name, an address or an ssh config alias", host);
   const user = optionalString(options.user, at.child("user"));
@@ -93,7 +93,7 @@ export function validateRemoteOptions(options: Record<string, unknown>, at: At):
     remoteRoot: remoteRoot.replace(/\/+$/, "") || "/",
     ssh: Object.freeze(validateSshOptions(options.ssh, at.child("ssh"))),
   };
-  return { args: stringArray(options.args, at.child("args")), options: target as unknown as Record<string, unknown> };
+  return { args: stringArray(options.args, at.child("args")), options: target };
 }
 
 export function validateSshOptions(value: unknown, at: At): SshOptions {

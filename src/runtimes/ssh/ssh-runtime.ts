@@ -4,6 +4,7 @@ import net from "node:net";
 import { HarnessError, StartError } from "../../errors.js";
 import { type ServicePackage, readPackage } from "../../package/package-archive.js";
 import type { PlannedService, ServiceIps } from "../../plan/plan.js";
+import { targetOptions } from "../../topology/target-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
@@ -123,7 +124,7 @@ export class SshRuntime implements Runtime {
 }
 
 function targetOf(service: ServiceSpec): RemoteTarget {
-  return service.options as unknown as RemoteTarget;
+  return targetOptions(service, "remote_lan", "wireguard");
 }
 
 async function addressOf(hostName: string, service: string): Promise<string> {

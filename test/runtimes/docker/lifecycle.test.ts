@@ -4,7 +4,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, HarnessError, type LogLine, parseTopology } from "../../../src/public/index.js";
-import { HarnessBuilder } from "../../../src/topology/builder.js";
 import { busyboxImage, dockerAvailable, leftovers, testDocker, testRunId } from "../../support/images.js";
 
 const FIXTURES = fileURLToPath(new URL("../../fixtures/", import.meta.url));
@@ -183,7 +182,7 @@ services:
     health:
       http: /health
 `);
-    const harness = await HarnessBuilder.fromSpec(spec).withOptions({ runId }).start();
+    const harness = await Harness.fromSpec(spec).withOptions({ runId }).start();
     started.push(harness);
     expect(harness.registry().web).toMatchObject({ target: "docker", addresses: { container: harness.service("web").addr } });
     expect(harness.envFor("web").GREETING).toBe("hi");

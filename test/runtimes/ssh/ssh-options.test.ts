@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, Harness } from "../../../src/public/index.js";
 import { checkHostKey, fingerprint, knownHostsName, matchesHost } from "../../../src/ssh/known-hosts.js";
 import { resolveDestination } from "../../../src/ssh/ssh-destination.js";
+import type { ServiceSpec } from "../../../src/topology/types.js";
 import { parseTopology } from "../../../src/topology/yaml.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "meshbed-ssh-pure-"));
@@ -39,7 +40,7 @@ describe("remoteLan options", () => {
     const spec = Harness.builder()
       .remoteLan("svc", { ...base, ssh: { IdentityFile: "/k", strict_host_key_checking: "no" } as never })
       .toSpec();
-    expect(spec.services[0]!.options.ssh).toEqual({ identityFile: "/k", strictHostKeyChecking: "no" });
+    expect((spec.services[0] as ServiceSpec<"remote_lan">).options.ssh).toEqual({ identityFile: "/k", strictHostKeyChecking: "no" });
   });
 
   it("comes from YAML's target.remote_lan, with a package beside the file", () => {
@@ -76,7 +77,7 @@ services:
       remoteRoot: "/srv/harness",
       ssh: { identityFile: "~/.ssh/deploy", strictHostKeyChecking: "accept-new" },
     });
-    expect(spec.services.find((s) => s.name === "loader")!.options.package).toBe("/work/topology/packages/loader.tar.gz");
+    expect((spec.services.find((s) => s.name === "loader") as ServiceSpec<"remote_lan">).options.package).toBe("/work/topology/packages/loader.tar.gz");
     expect(() => parseTopology("services:\n  x:\n    target:\n      remote_lan:\n        host: h\n        binary: /b\n        sshh: {}\n")).toThrow(
       /services\.x\.target\.remote_lan\.sshh/,
     );

@@ -1,13 +1,13 @@
-import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { StartError } from "../errors.js";
 import { freePorts, isPortFree } from "../host/ports.js";
+import type { HostAddresses } from "../plan/addresses.js";
+import { type HostFacts, type Plan, type ServiceIps, makePlan } from "../plan/plan.js";
 import { loadRuntime } from "../runtimes/load-runtime.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { TargetKind, TopologySpec } from "../topology/types.js";
-import type { HostAddresses } from "./addresses.js";
-import { type HostFacts, type Plan, type ServiceIps, makePlan } from "./plan.js";
+import { newRunId } from "./run-id.js";
 
 /** Targets whose `port` is a port of the harness host itself. */
 const HOST_PORT_TARGETS = new Set<TargetKind>(["process"]);
@@ -74,10 +74,4 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
     for (const port of [...Object.values(part.ports ?? {}), ...Object.values(part.hostPorts ?? {})]) taken.add(port);
   }
   return { ...facts, ...merged };
-}
-
-/** Six lowercase letters and digits: short enough for interface names (`mb-<id>-…`, 15 characters). */
-export function newRunId(): string {
-  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  return Array.from(randomBytes(6), (b) => alphabet[b % alphabet.length]).join("");
 }

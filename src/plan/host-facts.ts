@@ -1,0 +1,22 @@
+import type { HostAddresses } from "./addresses.js";
+
+/** What the plan needs to know about the host; gathered by `gatherHostFacts`, fixed in tests. */
+export interface HostFacts {
+  runId: string;
+  runDir: string;
+  /** The port chosen for each service whose `port` is 0. */
+  ports: Readonly<Record<string, number>>;
+  /** The port on the harness host that reaches each service that publishes one (containers). */
+  hostPorts: Readonly<Record<string, number>>;
+  /** The addresses each service has on the networks it is on, decided before it starts. */
+  ips: Readonly<Record<string, ServiceIps>>;
+  /** The harness process's environment: the last scope of `${VAR}` interpolation. */
+  hostEnv: Readonly<Record<string, string | undefined>>;
+  addresses: HostAddresses;
+}
+
+export interface ServiceIps {
+  containerIp?: string;
+  lanIp?: string;
+  meshIp?: string;
+}
