@@ -6,8 +6,8 @@
 // | layer                     | files                                                            | may also import                    |
 // |---------------------------|------------------------------------------------------------------|------------------------------------|
 // | base                      | src/errors.ts, src/debug.ts                                      | node built-ins                     |
-// | topology                  | src/topology/**, src/runtimes/*/*-options.ts, src/mesh/wireguard-options.ts | base, src/host/cidr.ts  |
-// | plan (pure)               | src/plan/**                                                      | base, topology, src/host/cidr.ts   |
+// | topology                  | src/topology/**, src/runtimes/*/*-options.ts, src/mesh/wireguard-options.ts | base, src/host/cidr.ts, shell-quote.ts |
+// | plan (pure)               | src/plan/**                                                      | base, topology, src/host/cidr.ts, shell-quote.ts |
 // | host & infrastructure     | src/{host,state,logs,package,ssh}/**                             | base, topology, plan (types only)  |
 // | runtimes & network set-up | src/{runtimes,mesh,faults,health}/** (but the option schemas)    | every lower layer                  |
 // | harness                   | src/harness/**                                                   | every lower layer                  |
@@ -23,7 +23,7 @@
 const BASE = "^src/(errors|debug)\\.ts$";
 const OPTION_SCHEMAS = ["^src/runtimes/[^/]+/[^/]+-options\\.ts$", "^src/mesh/wireguard-options\\.ts$"];
 const TOPOLOGY = ["^src/topology/", ...OPTION_SCHEMAS];
-const CIDR = "^src/host/cidr\\.ts$";
+const CIDR = "^src/host/(cidr|shell-quote)\\.ts$";
 const PLAN = "^src/plan/";
 const HOST_INFRA = "^src/(host|state|logs|package|ssh)/";
 const RUNTIMES_NETWORK = "^src/(runtimes|mesh|faults|health)/";

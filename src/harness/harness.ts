@@ -1,9 +1,9 @@
 import { ConfigError, HarnessError } from "../errors.js";
 import type { MeshControl } from "../mesh/mesh-control.js";
-import { type BuilderActions, HarnessBuilder, type ServiceMap } from "../topology/builder.js";
+import { type BuilderActions, HarnessBuilder, type ServiceMap } from "./builder.js";
 import type { HarnessOptions, StartOptions, TopologySpec } from "../topology/types.js";
 import { loadTopologyFile } from "../topology/yaml.js";
-import type { HarnessDescriptor, Registry } from "./descriptor.js";
+import type { HarnessDescriptor, Registry } from "../plan/descriptor.js";
 import { planTopology } from "./gather-facts.js";
 import type { Run } from "./run.js";
 import { ServiceHandle } from "./service-handle.js";

@@ -23,9 +23,7 @@ export function publicKeyOf(privateKey: string): string {
   return b64(createPublicKey(key).export({ format: "jwk" }).x!);
 }
 
-export function isWireguardKey(text: string): boolean {
-  return /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/.test(text);
-}
+export { isWireguardKey } from "./wireguard-options.js";
 
 /** The UAPI protocol wants keys as hex. */
 export function keyToHex(key: string): string {

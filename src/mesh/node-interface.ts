@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { HarnessError } from "../errors.js";
-import { shellQuote as q } from "../plan/env-file.js";
+import { shellQuote as q } from "../host/shell-quote.js";
 import type { SshConnection } from "../ssh/ssh-connection.js";
 
 export interface NodeInterface {

@@ -1,7 +1,6 @@
 import type { RemoteBinaryOptions, RemotePackageOptions, RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import { REMOTE_KEYS, validateRemoteOptions } from "../runtimes/ssh/ssh-options.js";
 import { type At, expected, optionalString } from "../topology/validate.js";
-import { isWireguardKey } from "./keys.js";
 
 interface WireguardExtra {
   /**
@@ -28,4 +27,9 @@ export function validateWireguardOptions(options: Record<string, unknown>, at: A
   if (key !== undefined && !isWireguardKey(key)) expected(at.child("wireguardKey"), "a WireGuard private key (44 characters of base64, as `wg genkey` prints)", "a malformed key");
   const result = validateRemoteOptions(remote, at);
   return { args: result.args, options: key === undefined ? result.options : { ...result.options, wireguardKey: key } };
+}
+
+/** Whether `text` is a WireGuard key as `wg genkey` prints it: 32 bytes in base64. */
+export function isWireguardKey(text: string): boolean {
+  return /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/.test(text);
 }

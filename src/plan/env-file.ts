@@ -1,3 +1,5 @@
+import { shellQuote } from "../host/shell-quote.js";
+
 /** An env file that `source` (sh, bash) accepts and that no value can break out of. */
 export function renderEnvFile(env: Readonly<Record<string, string>>): string {
   return Object.entries(env)
@@ -5,8 +7,4 @@ export function renderEnvFile(env: Readonly<Record<string, string>>): string {
     .join("");
 }
 
-/** Single-quotes a string for POSIX shells: nothing inside is expanded. */
-export function shellQuote(value: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote };

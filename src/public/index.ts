@@ -1,7 +1,7 @@
 export { Harness, type ServiceHandles } from "../harness/harness.js";
-export { HarnessBuilder, type ServiceMap } from "../topology/builder.js";
+export { HarnessBuilder, type ServiceMap } from "../harness/builder.js";
 export { ServiceHandle, type ServiceStatus } from "../harness/service-handle.js";
-export type { HarnessDescriptor, ServiceDescriptor, Registry, RegistryEntry } from "../harness/descriptor.js";
+export type { HarnessDescriptor, ServiceDescriptor, Registry, RegistryEntry } from "../plan/descriptor.js";
 export type { ServiceState } from "../harness/service-controller.js";
 export type { LogLine, LogsOptions } from "../logs/service-log.js";
 export type { Plan, PlannedService, ServiceAddresses } from "../plan/plan.js";

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { HarnessDescriptor } from "../harness/descriptor.js";
+import type { HarnessDescriptor } from "../plan/descriptor.js";
 import type { Harness } from "../harness/harness.js";
 import { type HarnessFactory, startFrom } from "./start-from.js";
 

@@ -1,5 +1,5 @@
 import type { Harness } from "../harness/harness.js";
-import { HarnessBuilder, type ServiceMap } from "../topology/builder.js";
+import { HarnessBuilder, type ServiceMap } from "../harness/builder.js";
 
 /** What a test-runner integration accepts: a builder to start, or a harness already started. */
 export type HarnessFactory = () => HarnessBuilder<ServiceMap> | Harness<ServiceMap> | Promise<HarnessBuilder<ServiceMap> | Harness<ServiceMap>>;

@@ -1,7 +1,7 @@
 import { inject } from "vitest";
-import type { HarnessDescriptor } from "../harness/descriptor.js";
+import type { HarnessDescriptor } from "../plan/descriptor.js";
 import type { Harness } from "../harness/harness.js";
-import type { HarnessBuilder, ServiceMap } from "../topology/builder.js";
+import type { HarnessBuilder, ServiceMap } from "../harness/builder.js";
 import { type HarnessFactory, startFrom } from "./start-from.js";
 
 export type { HarnessDescriptor, HarnessFactory };

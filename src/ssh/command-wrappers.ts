@@ -2,7 +2,7 @@
  * How a connection wraps a command for the node's shell: to run as root, and to be abortable.
  * Transport, not runtime: the mesh and the faults run commands as root on nodes too.
  */
-import { shellQuote as q } from "../plan/env-file.js";
+import { shellQuote as q } from "../host/shell-quote.js";
 
 /** Runs `command` as root: as it is for root, through `sudo -n` for anyone else. */
 export function asRootCommand(command: string, user: string): string {

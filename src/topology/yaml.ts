@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import { ConfigError } from "../errors.js";
-import { HarnessBuilder } from "./builder.js";
+import { addService, emptyTopology } from "./topology-data.js";
 import { closest } from "./did-you-mean.js";
 import { validateHarnessOptions } from "./harness-options.js";
 import { validateServiceName } from "./service-options.js";
@@ -56,7 +56,7 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   if (!isPlainObject(top.services) || Object.keys(top.services).length === 0) {
     yamlError(`${source} has no services: add a \`services:\` map with at least one service`, "services");
   }
-  let builder = HarnessBuilder.create(options) as HarnessBuilder<Record<string, TargetKind>>;
+  let spec = emptyTopology(options);
   for (const [name, value] of Object.entries(top.services)) {
     const base = `services.${name}`;
     validateServiceName(name, new At(undefined, "name", () => base));
@@ -74,9 +74,9 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
       // `env.A` may come from `env:` beside `target`, inside it, or from `config:`: each variable knows where.
       return origin.get(field) ?? `${origin.get(head) ?? `${base}.${snake(head)}`}${head === "env" ? rest : snake(rest)}`;
     };
-    builder = builder.add(name, kind, options, new At(name, "", locate));
+    spec = addService(spec, name, kind, options, new At(name, "", locate));
   }
-  return builder.toSpec();
+  return spec;
 }
 
 /** Merges a YAML service (service-level and target-level keys) into builder options. */

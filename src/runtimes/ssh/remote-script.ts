@@ -3,7 +3,7 @@
  * value that comes from the spec or the plan goes through `shellQuote`: nothing a user writes is
  * ever parsed by the node's shell. The scripts are POSIX sh (dash, bash, busybox ash).
  */
-import { shellQuote as q } from "../../plan/env-file.js";
+import { shellQuote as q } from "../../host/shell-quote.js";
 
 /** Files of a service dir, relative to it. */
 export const ENV_FILE = "service.env";

@@ -1,14 +1,13 @@
-// Types only: the builder holds data, and what starts or plans it is handed in (`BuilderActions`).
-import type { Harness } from "../harness/harness.js";
+// The builder holds data (src/topology/topology-data.ts grows it); what starts or plans it is handed
+// in (`BuilderActions`), so that this file imports the harness as a type only.
+import type { WireguardOptions } from "../mesh/wireguard-options.js";
 import type { Plan } from "../plan/plan.js";
-import { validateHarnessOptions } from "./harness-options.js";
-import { checkNewName, validateService, validateServiceName } from "./service-options.js";
-import { TARGET_SCHEMAS } from "./targets.js";
 import type { DockerOptions } from "../runtimes/docker/docker-options.js";
 import type { RemoteLanOptions } from "../runtimes/ssh/ssh-options.js";
-import type { WireguardOptions } from "../mesh/wireguard-options.js";
-import type { HarnessOptions, ProcessOptions, ServiceSpec, StartOptions, TargetKind, TopologySpec } from "./types.js";
-import { At } from "./validate.js";
+import { addService, emptyTopology, withHarnessOptions } from "../topology/topology-data.js";
+import type { HarnessOptions, ProcessOptions, StartOptions, TargetKind, TopologySpec } from "../topology/types.js";
+import type { At } from "../topology/validate.js";
+import type { Harness } from "./harness.js";
 
 /** Service name → target, grown by each builder call. */
 export type ServiceMap = Record<string, TargetKind>;
@@ -46,7 +45,7 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
 
   /** @internal Use `Harness.builder()`. Without `actions` it only validates (the YAML reader's use): it cannot start or plan. */
   static create(options: HarnessOptions = {}, actions?: BuilderActions): HarnessBuilder<{}> {
-    return new HarnessBuilder(Object.freeze({ options: validateHarnessOptions(options), services: Object.freeze([]) }), actions);
+    return new HarnessBuilder(emptyTopology(options), actions);
   }
 
   /** @internal A builder over an already validated topology (from YAML). Use `Harness.fromFile()`. */
@@ -98,18 +97,12 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
 
   /** @internal Adds a service of any registered target. */
   add<T extends TargetKind, N extends string>(name: N, target: T, options: unknown, at?: At): HarnessBuilder<S & { [K in N]: T }> {
-    validateServiceName(name, at?.child("name") ?? new At(undefined, "name"));
-    const schema = TARGET_SCHEMAS[target];
-    if (!schema) throw new Error(`meshbed: target "${target}" is not registered`);
-    checkNewName(this.#spec.services, name);
-    const service: ServiceSpec = validateService(name, target, options, schema.keys, schema.validate, at);
-    return new HarnessBuilder(Object.freeze({ ...this.#spec, services: Object.freeze([...this.#spec.services, service]) }), this.#actions);
+    return new HarnessBuilder(addService(this.#spec, name, target, options, at), this.#actions);
   }
 
   /** A copy with other harness options (merged over the current ones). */
   withOptions(options: HarnessOptions): HarnessBuilder<S> {
-    const merged = { ...this.#spec.options, ...options, network: { ...this.#spec.options.network, ...options.network } };
-    return new HarnessBuilder<S>(Object.freeze({ ...this.#spec, options: validateHarnessOptions(merged) }), this.#actions);
+    return new HarnessBuilder<S>(withHarnessOptions(this.#spec, options), this.#actions);
   }
 
   /** The validated topology: plain, frozen data. */
