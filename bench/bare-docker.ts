@@ -9,12 +9,7 @@ import { type PlannedNetwork, RUN_LABEL, createNetwork, planNetwork, removeNetwo
 import { CONTAINER_PORT as PORT } from "./topologies.js";
 
 /** Created, not started; on `network` at the service's fixed IP when given, else on the default bridge. */
-export async function createBareContainer(
-  docker: Docker,
-  image: string,
-  labels: Record<string, string>,
-  on?: { network: PlannedNetwork; service: string },
-): Promise<Docker.Container> {
+export async function createBareContainer(docker: Docker, image: string, labels: Record<string, string>, on?: { network: PlannedNetwork; service: string }): Promise<Docker.Container> {
   const hostPort = await freePort();
   return docker.createContainer({
     Image: image,

@@ -26,7 +26,7 @@ export function startChart(rows: readonly ComparisonRow[], subtitle: string): st
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${M.left}" y="18" font-size="15" font-weight="bold">Start to all healthy vs number of services (median, log–log)</text>`,
-    `<text x="${M.left}" y="33" fill="#555">${escape(subtitle)}</text>`,
+    `<text x="${M.left}" y="33" fill="#555">${escapeXml(subtitle)}</text>`,
   ];
   for (let d = y0; d <= y1; d *= 10) {
     for (const m of [1, 2, 5]) {
@@ -51,17 +51,19 @@ export function startChart(rows: readonly ComparisonRow[], subtitle: string): st
     const dash = ours ? "" : ` stroke-dasharray="5 3"`;
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${line.map((r) => `${px(r.services!)},${py(r.medianMs)}`).join(" ")}"/>`);
     for (const r of line) {
-      out.push(`<circle cx="${px(r.services!)}" cy="${py(r.medianMs)}" r="3.5" fill="${color}"><title>${escape(`${name}, ${r.services} services: ${r.medianMs} ms (min ${r.minMs}, max ${r.maxMs}, ${r.runs} runs)`)}</title></circle>`);
+      out.push(
+        `<circle cx="${px(r.services!)}" cy="${py(r.medianMs)}" r="3.5" fill="${color}"><title>${escapeXml(`${name}, ${r.services} services: ${r.medianMs} ms (min ${r.minMs}, max ${r.maxMs}, ${r.runs} runs)`)}</title></circle>`,
+      );
     }
     const ly = M.top + 8 + i * 18;
     out.push(`<line x1="${W - M.right + 14}" x2="${W - M.right + 38}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);
     const label = name === "processes: containers" ? "processes, as containers: meshbed" : name;
-    out.push(`<text x="${W - M.right + 44}" y="${ly + 4}">${escape(label)}</text>`);
+    out.push(`<text x="${W - M.right + 44}" y="${ly + 4}">${escapeXml(label)}</text>`);
   });
   out.push("</svg>", "");
   return out.join("\n");
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }

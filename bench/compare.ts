@@ -89,7 +89,8 @@ export async function compare(c: Comparison): Promise<ComparisonRow[]> {
   }
   const rows: ComparisonRow[] = [];
   for (const [measure, bySide] of times) {
-    const spec: Measure = measure === "" ? { figure: c.figure, baseline: c.baseline, targets: c.targets, unit: c.unit, chart: c.chart } : c.measures?.[measure] ?? { figure: `${c.figure}: ${measure}` };
+    const spec: Measure =
+      measure === "" ? { figure: c.figure, baseline: c.baseline, targets: c.targets, unit: c.unit, chart: c.chart } : (c.measures?.[measure] ?? { figure: `${c.figure}: ${measure}` });
     rows.push(...summarize(spec, spec.baseline ?? c.baseline, bySide, c));
   }
   return rows;

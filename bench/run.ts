@@ -23,7 +23,11 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsFile = path.join(here, "results.json");
 const reportOnly = process.argv.includes("--report");
 const wanted = process.argv.slice(2).filter((a) => a !== "--report");
-const all = fs.readdirSync(path.join(here, "figures")).filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).sort();
+const all = fs
+  .readdirSync(path.join(here, "figures"))
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => f.slice(0, -3))
+  .sort();
 const unknown = wanted.filter((w) => !all.includes(w));
 if (unknown.length > 0) {
   console.error(`bench: no figure ${unknown.map((u) => `"${u}"`).join(", ")}; figures: ${all.join(", ")}`);
@@ -101,6 +105,12 @@ const md = [
 const failed = ordered.filter(([, f]) => f.error);
 if (failed.length) md.push("## Figures that failed", "", ...failed.map(([name, f]) => `- ${name}: ${f.error!.split("\n")[0]}`), "");
 fs.writeFileSync(path.join(here, "RESULTS.md"), md.join("\n"));
-fs.writeFileSync(path.join(here, "start-vs-services.svg"), startChart(ordered.flatMap(([, f]) => f.rows), `${machines[0] ?? machine}`));
+fs.writeFileSync(
+  path.join(here, "start-vs-services.svg"),
+  startChart(
+    ordered.flatMap(([, f]) => f.rows),
+    `${machines[0] ?? machine}`,
+  ),
+);
 console.log(table.join("\n"));
 if (failed.some(([name]) => figures.includes(name))) process.exitCode = 1;

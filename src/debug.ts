@@ -35,9 +35,7 @@ export function isDebugEnabled(namespace: string): boolean {
 export function debugFor(area: string): DebugLog {
   const namespace = `meshbed:${area}`;
   const enabled = isDebugEnabled(namespace);
-  const log = enabled
-    ? (message: string) => process.stderr.write(`${new Date().toISOString()} ${namespace} ${message} +${Date.now() - started}ms\n`)
-    : () => {};
+  const log = enabled ? (message: string) => process.stderr.write(`${new Date().toISOString()} ${namespace} ${message} +${Date.now() - started}ms\n`) : () => {};
   return Object.assign(log, { enabled });
 }
 

@@ -41,7 +41,7 @@ function levels(topology: Record<string, string[]>): string[][] {
   const placed = new Set<string>();
   while (placed.size < Object.keys(topology).length) {
     const level = Object.keys(topology).filter((s) => !placed.has(s) && topology[s]!.every((d) => placed.has(d)));
-    level.forEach((s) => placed.add(s));
+    for (const s of level) placed.add(s);
     out.push(level);
   }
   return out;
@@ -72,7 +72,10 @@ export async function run(): Promise<ComparisonRow[]> {
   const { GenericContainer, Network, Wait } = await import("testcontainers");
   const image = await busyboxImage();
   const docker = new Docker();
-  const compose = await sh("docker-compose", ["version", "--short"]).then((r) => r.stdout.trim(), () => undefined);
+  const compose = await sh("docker-compose", ["version", "--short"]).then(
+    (r) => r.stdout.trim(),
+    () => undefined,
+  );
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "meshbed-bench-compose-"));
   const rows: ComparisonRow[] = [];
 
@@ -205,7 +208,10 @@ export async function run(): Promise<ComparisonRow[]> {
     fs.rmSync(work, { recursive: true, force: true });
     // Whatever a failed side left.
     for (const info of await docker.listContainers({ all: true, filters: { label: [BENCH_LABEL] } })) {
-      await docker.getContainer(info.Id).remove({ force: true }).catch(() => {});
+      await docker
+        .getContainer(info.Id)
+        .remove({ force: true })
+        .catch(() => {});
     }
   }
   return rows;

@@ -77,9 +77,7 @@ export async function run(): Promise<ComparisonRow[]> {
     const server = await sink();
     const port = (server.address() as net.AddressInfo).port;
     const node = lab.node("w0");
-    const harness = await (Harness.builder() as unknown as AnyBuilder)
-      .wireguard("sender", { host: node.host, user: node.user, ssh: node.ssh, binary: "sleep", args: ["600"] })
-      .start();
+    const harness = await (Harness.builder() as unknown as AnyBuilder).wireguard("sender", { host: node.host, user: node.user, ssh: node.ssh, binary: "sleep", args: ["600"] }).start();
     try {
       const throughput = await compare({
         figure: `Mesh: TCP transfer of ${MIB} MiB from a WAN node to the harness host`,

@@ -22,7 +22,9 @@ export async function run() {
       meshbed: {
         async run() {
           const t0 = performance.now();
-          const harness = await Harness.builder().process("web", { binary: process.execPath, args: [server], port: 0 }).start();
+          const harness = await Harness.builder()
+            .process("web", { binary: process.execPath, args: [server], port: 0 })
+            .start();
           const ms = performance.now() - t0;
           await harness.stop();
           return ms;

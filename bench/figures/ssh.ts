@@ -33,14 +33,7 @@ function packageDir(parent: string): string {
   const files: Record<string, string | Buffer> = {
     "manifest.yaml": `name: bulky\nversion: 1\nport: ${PACKAGE_PORT}\n`,
     "bin/data.bin": crypto.randomBytes(PACKAGE_MB * 2 ** 20),
-    "scripts/start.sh": [
-      "#!/bin/sh",
-      'cd "$1"',
-      '. "$2"',
-      `${BUSYBOX} httpd -f -p "$PORT" -h "$1/config" > logs/service.log 2>&1 &`,
-      "echo $! > service.pid",
-      "",
-    ].join("\n"),
+    "scripts/start.sh": ["#!/bin/sh", 'cd "$1"', '. "$2"', `${BUSYBOX} httpd -f -p "$PORT" -h "$1/config" > logs/service.log 2>&1 &`, "echo $! > service.pid", ""].join("\n"),
     "scripts/stop.sh": ["#!/bin/sh", 'cd "$1"', '[ -f service.pid ] && kill "$(cat service.pid)"', ""].join("\n"),
     "config/health": "ok\n",
   };
@@ -124,7 +117,11 @@ export async function run(): Promise<ComparisonRow[]> {
               const t0 = performance.now();
               await sh("ssh", [...openSsh(node), target, `mkdir -p ${dir}/logs`]);
               await sh("scp", [...openSsh(node), file, `${target}:${dir}/p.tar.gz`]);
-              await sh("ssh", [...openSsh(node), target, `cd ${dir} && tar -xzf p.tar.gz && rm p.tar.gz && echo PORT=${PACKAGE_PORT} > service.env && sh scripts/start.sh ${dir} ${dir}/service.env`]);
+              await sh("ssh", [
+                ...openSsh(node),
+                target,
+                `cd ${dir} && tar -xzf p.tar.gz && rm p.tar.gz && echo PORT=${PACKAGE_PORT} > service.env && sh scripts/start.sh ${dir} ${dir}/service.env`,
+              ]);
               await probeUntilOpen(node.host, PACKAGE_PORT);
               const ms = performance.now() - t0;
               await sh("ssh", [...openSsh(node), target, `sh ${dir}/scripts/stop.sh ${dir}; rm -rf ${dir}`]);

@@ -31,7 +31,12 @@ CMD ["sh", "-c", "mkdir -p /www && echo ok > /www/health && echo $HARNESS_SERVIC
 );
 
 console.log("Creating the lab: a LAN node and a WAN node (network namespaces, each with its own sshd)…");
-const lab = await Lab.create({ nodes: [{ name: "lan1", network: "lan" }, { name: "wan1", network: "wan" }] });
+const lab = await Lab.create({
+  nodes: [
+    { name: "lan1", network: "lan" },
+    { name: "wan1", network: "wan" },
+  ],
+});
 const on = (n) => ({ host: n.host, user: n.user, ssh: n.ssh });
 let harness;
 try {

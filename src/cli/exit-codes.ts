@@ -1,15 +1,7 @@
 import { ConfigError, type ErrorCode, HarnessError } from "../errors.js";
 
 /** Codes of input that is wrong before anything starts: a topology, an option, a package folder. */
-const BAD_INPUT: readonly ErrorCode[] = [
-  "E_CONFIG",
-  "E_YAML",
-  "E_DUPLICATE_SERVICE",
-  "E_UNKNOWN_DEPENDENCY",
-  "E_DEPENDENCY_CYCLE",
-  "E_UNKNOWN_VARIABLE",
-  "E_PACKAGE_INVALID",
-];
+const BAD_INPUT: readonly ErrorCode[] = ["E_CONFIG", "E_YAML", "E_DUPLICATE_SERVICE", "E_UNKNOWN_DEPENDENCY", "E_DEPENDENCY_CYCLE", "E_UNKNOWN_VARIABLE", "E_PACKAGE_INVALID"];
 
 /** 0 ok, 1 a service failed, 2 bad input. */
 export function exitCodeOf(error: unknown): number {

@@ -3,9 +3,7 @@ import { Harness } from "../harness/harness.js";
 import type { Command } from "./commands.js";
 
 export const planCommand: Command = {
-  summary:
-    "Print what `up` would do — start order, every service's addresses and env — without starting anything.\n" +
-    "Ports given as 0 are shown as the free ports found now.",
+  summary: "Print what `up` would do — start order, every service's addresses and env — without starting anything.\n" + "Ports given as 0 are shown as the free ports found now.",
   usage: "meshbed plan [-f services.yaml] [--json]\n\n  -f, --file   the topology file (default: services.yaml)\n      --json   print the plan as JSON",
   async run(args) {
     const { values } = parseArgs({ args, options: { file: { type: "string", short: "f", default: "services.yaml" }, json: { type: "boolean" } } });
@@ -21,7 +19,10 @@ export const planCommand: Command = {
     console.log(`WireGuard mesh: ${plan.meshNeeded ? "needed" : "not needed (no wireguard service)"}\n`);
     console.log("Registry:");
     for (const s of services) {
-      const addrs = Object.entries(s.addresses).map(([k, v]) => `${k} ${v}`).join(", ") || "no port";
+      const addrs =
+        Object.entries(s.addresses)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ") || "no port";
       console.log(`  ${s.name.padEnd(20)} ${s.target.padEnd(11)} ${addrs}`);
     }
     for (const s of services) {

@@ -5,7 +5,8 @@ import type { Command } from "./commands.js";
 
 export const statusCommand: Command = {
   summary: "Show every run (live, or crashed and not yet reaped), or one: a table of service, target, state, addresses and pid or container.",
-  usage: "meshbed status [--run <id>] [--json]\n\n      --run    only this run (exit 2 when there is none)\n      --json   print the status as JSON: [{runId, owner, ownerAlive, services: [{name, target, state, addresses, id}]}]",
+  usage:
+    "meshbed status [--run <id>] [--json]\n\n      --run    only this run (exit 2 when there is none)\n      --json   print the status as JSON: [{runId, owner, ownerAlive, services: [{name, target, state, addresses, id}]}]",
   async run(args) {
     const { values } = parseArgs({ args, options: { run: { type: "string" }, json: { type: "boolean" } } });
     const runs = listRuns().filter((r) => (values.run ? r.runId === values.run : true));
@@ -35,7 +36,11 @@ function servicesOf(run: RunRecord) {
     const pgid = resource?.kind === "process" ? Number(resource.pgid ?? resource.id) : undefined;
     // A process that died after start is seen here even though nobody noted it.
     const state = pgid !== undefined && noted === "healthy" && !groupAlive(pgid) ? "exited" : noted;
-    const addresses = described ? Object.entries(described.addresses).map(([k, v]) => `${k} ${v}`).join(", ") : "";
+    const addresses = described
+      ? Object.entries(described.addresses)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")
+      : "";
     return { name, target: described?.target ?? targetOfResource(resource?.kind), state, addresses: addresses || "-", id: resource ? `${resource.kind} ${resource.id}` : "-" };
   });
 }

@@ -21,8 +21,8 @@ export const upCommand: Command = {
     "  -d, --detach   start in the background and return once every service is healthy;\n" +
     "                 then use `meshbed status`, `meshbed logs`, `meshbed down`\n" +
     "      --run-id   the run's id (default: 6 random characters)\n" +
-    "      --json     print JSON lines instead of text: {type:\"state\",service,state,addr?,error?} per change,\n" +
-    "                 {type:\"up\",runId,registry} once healthy, then {type:\"log\",service,stream,line,time};\n" +
+    '      --json     print JSON lines instead of text: {type:"state",service,state,addr?,error?} per change,\n' +
+    '                 {type:"up",runId,registry} once healthy, then {type:"log",service,stream,line,time};\n' +
     "                 with --detach, one JSON object {runId,registry}",
   async run(args) {
     const { values } = parseArgs({

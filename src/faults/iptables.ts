@@ -23,7 +23,13 @@ export async function removeHostChains(chain: string): Promise<void> {
   for (const { unhook, flush, remove } of removal) {
     // One jump was inserted, but a crash between two runs of insert could have left more.
     for (let i = 0; i < 10; i++) {
-      if (!(await iptables(unhook).then(() => true, () => false))) break;
+      if (
+        !(await iptables(unhook).then(
+          () => true,
+          () => false,
+        ))
+      )
+        break;
     }
     await iptables(flush).catch(() => {});
     await iptables(remove).catch(() => {});

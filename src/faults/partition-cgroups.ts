@@ -49,7 +49,10 @@ export function groupPids(pgid: number): number[] {
 /** A process's cgroup v2 path ("/" for the root), as /proc/<pid>/cgroup gives it. */
 export function cgroupOf(pid: number): string | undefined {
   try {
-    const line = fs.readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::"));
+    const line = fs
+      .readFileSync(`/proc/${pid}/cgroup`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("0::"));
     return line?.slice(3);
   } catch {
     return undefined;

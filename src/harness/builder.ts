@@ -13,8 +13,7 @@ import type { Harness } from "./harness.js";
 export type ServiceMap = Record<string, TargetKind>;
 
 /** A name that the topology has already: rejected at compile time. */
-type NewName<N extends string, S extends ServiceMap> = N &
-  (string extends N ? unknown : N extends keyof S ? { "meshbed: a service of this name exists already": N } : unknown);
+type NewName<N extends string, S extends ServiceMap> = N & (string extends N ? unknown : N extends keyof S ? { "meshbed: a service of this name exists already": N } : unknown);
 
 // Options are typed with the known names (for `dependsOn` completions), but only `name` infers `N`
 // (`NoInfer`): otherwise a `dependsOn` naming a service defined further down, or options held in a
@@ -54,10 +53,7 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
   }
 
   /** A local process, started in its own process group. */
-  process<N extends string>(
-    name: NewName<N, S>,
-    options: ProcessOptions<Names<S> | NoInfer<N>> | ProcessOptions,
-  ): HarnessBuilder<S & { [K in N]: "process" }> {
+  process<N extends string>(name: NewName<N, S>, options: ProcessOptions<Names<S> | NoInfer<N>> | ProcessOptions): HarnessBuilder<S & { [K in N]: "process" }> {
     return this.add(name, "process", options);
   }
 
@@ -65,10 +61,7 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
    * A container on the harness host's Docker engine, at a fixed address on the run's own network;
    * its `port` (inside the container) is also published on the host.
    */
-  docker<N extends string>(
-    name: NewName<N, S>,
-    options: DockerOptions<Names<S> | NoInfer<N>> | DockerOptions,
-  ): HarnessBuilder<S & { [K in N]: "docker" }> {
+  docker<N extends string>(name: NewName<N, S>, options: DockerOptions<Names<S> | NoInfer<N>> | DockerOptions): HarnessBuilder<S & { [K in N]: "docker" }> {
     return this.add(name, "docker", options);
   }
 
@@ -76,10 +69,7 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
    * A service on a LAN node, over SSH: a `binary` already there, or a `package` uploaded to
    * `<remoteRoot>/<service>/`. Its peers reach it at the node's address.
    */
-  remoteLan<N extends string>(
-    name: NewName<N, S>,
-    options: RemoteLanOptions<Names<S> | NoInfer<N>> | RemoteLanOptions,
-  ): HarnessBuilder<S & { [K in N]: "remote_lan" }> {
+  remoteLan<N extends string>(name: NewName<N, S>, options: RemoteLanOptions<Names<S> | NoInfer<N>> | RemoteLanOptions): HarnessBuilder<S & { [K in N]: "remote_lan" }> {
     return this.add(name, "remote_lan", options);
   }
 
@@ -88,10 +78,7 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
    * (made on demand, with the harness host as its hub): a `binary` already there, or a `package`.
    * Its peers reach it at its mesh address; it reaches them through the hub.
    */
-  wireguard<N extends string>(
-    name: NewName<N, S>,
-    options: WireguardOptions<Names<S> | NoInfer<N>> | WireguardOptions,
-  ): HarnessBuilder<S & { [K in N]: "wireguard" }> {
+  wireguard<N extends string>(name: NewName<N, S>, options: WireguardOptions<Names<S> | NoInfer<N>> | WireguardOptions): HarnessBuilder<S & { [K in N]: "wireguard" }> {
     return this.add(name, "wireguard", options);
   }
 

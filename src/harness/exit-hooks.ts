@@ -55,10 +55,7 @@ async function onParentGone(): Promise<void> {
 async function stopLiveRuns(): Promise<void> {
   const runs = [...live];
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    Promise.allSettled(runs.map((run) => run.stop())),
-    new Promise((resolve) => (timer = setTimeout(resolve, STOP_ON_SIGNAL_MS))),
-  ]);
+  await Promise.race([Promise.allSettled(runs.map((run) => run.stop())), new Promise((resolve) => (timer = setTimeout(resolve, STOP_ON_SIGNAL_MS)))]);
   clearTimeout(timer);
   for (const run of runs) run.killNow();
 }

@@ -36,10 +36,10 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
   const checks = await Promise.all(fixed.map(async (s) => [s, await isPortFree(s.port!)] as const));
   for (const [service, free] of checks) {
     if (free) continue;
-    throw new StartError(
-      `Port ${service.port} of service "${service.name}" is already in use on this host: stop what holds it, or give "${service.name}" \`port: 0\` to pick a free one`,
-      { code: "E_PORT_IN_USE", service: service.name },
-    );
+    throw new StartError(`Port ${service.port} of service "${service.name}" is already in use on this host: stop what holds it, or give "${service.name}" \`port: 0\` to pick a free one`, {
+      code: "E_PORT_IN_USE",
+      service: service.name,
+    });
   }
   const taken = new Set(local.map((s) => s.port!).filter((p) => p !== 0));
   const facts: HostFacts = {
@@ -61,7 +61,11 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
   const merged = { ports, hostPorts: {} as Record<string, number>, ips: {} as Record<string, ServiceIps>, addresses: {} as HostAddresses };
   for (const [kind, runtime] of runtimes) {
     if (!runtime.gatherFacts) continue;
-    const gather = () => runtime.gatherFacts!(spec.services.filter((s) => s.target === kind), { runId, spec, takenPorts: taken });
+    const gather = () =>
+      runtime.gatherFacts!(
+        spec.services.filter((s) => s.target === kind),
+        { runId, spec, takenPorts: taken },
+      );
     // The mesh (network set-up, not a runtime) gathers its facts around those of the target that needs it.
     const part = kind === "wireguard" ? await (await import("../mesh/mesh-facts.js")).gatherMeshFacts(spec, gather) : await gather();
     Object.assign(merged.ports, part.ports);

@@ -97,7 +97,13 @@ export class Run implements Stoppable {
           try {
             await controller.stop();
           } catch (error) {
-            errors.push(asStopError(name, error, controller.log.tail(20).map((l) => l.line)));
+            errors.push(
+              asStopError(
+                name,
+                error,
+                controller.log.tail(20).map((l) => l.line),
+              ),
+            );
           }
         }),
       );

@@ -148,10 +148,7 @@ export class ServiceController {
     this.#killedBy = signal;
     await running.kill(signal);
     let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([
-      running.exited.then(() => true),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.service.spec.stopTimeoutMs).unref())),
-    ]);
+    const ended = await Promise.race([running.exited.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.service.spec.stopTimeoutMs).unref()))]);
     clearTimeout(timer);
     if (!ended) {
       // It handled the signal: a later exit of its own is a failure again.

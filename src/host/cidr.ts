@@ -88,4 +88,3 @@ function popcount(x: number): number {
   for (let v = x >>> 0; v; v >>>= 1) n += v & 1;
   return n;
 }
-

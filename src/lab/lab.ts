@@ -8,16 +8,7 @@ import { type CommandResult, mustRun, runCommand } from "./lab-command.js";
 import { inNamespace, ipIn, killNamespace, killQuietly, namespaceExists, namespacePids } from "./lab-namespaces.js";
 import { type Account, createAccount, deleteAccount, generateKey, lookupAccount, startSshd } from "./lab-node.js";
 import { INFRA, type LabNode, type LabNodeOptions, type LabOptions, checkHost, validateLabOptions } from "./lab-options.js";
-import {
-  LAB_ROOT,
-  type LabNodeRecord,
-  type LabState,
-  listStates,
-  processAlive,
-  readState,
-  saveState,
-  withLabLock,
-} from "./lab-state.js";
+import { LAB_ROOT, type LabNodeRecord, type LabState, listStates, processAlive, readState, saveState, withLabLock } from "./lab-state.js";
 import { LAB_POOL, addressIn, chooseLabSubnets, parseCidr, prefixOf } from "./lab-subnets.js";
 import { wireNatNode } from "./lab-nat.js";
 
@@ -211,14 +202,20 @@ export class Lab {
     const { publicKey: clientPublic } = await generateKey(path.join(s.dir, "client_key"), `meshbed-lab-${s.id}`);
     fs.writeFileSync(path.join(s.dir, "known_hosts"), "", { mode: 0o600 });
 
-    await this.#create(() => s.namespaces.push(infra), () => mustRun("ip", ["netns", "add", infra]));
+    await this.#create(
+      () => s.namespaces.push(infra),
+      () => mustRun("ip", ["netns", "add", infra]),
+    );
     await ipIn(infra, "link", "set", "lo", "up");
     await mustRun("ip", ["netns", "exec", infra, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     if (nodes.some((n) => n.network === "lan")) {
       const link = `mb-${s.id}-lan`;
       await ipIn(infra, "link", "add", "br-lan", "type", "bridge");
       await ipIn(infra, "link", "set", "br-lan", "up");
-      await this.#create(() => s.links.push(link), () => mustRun("ip", ["link", "add", link, "type", "veth", "peer", "name", "uplink", "netns", infra]));
+      await this.#create(
+        () => s.links.push(link),
+        () => mustRun("ip", ["link", "add", link, "type", "veth", "peer", "name", "uplink", "netns", infra]),
+      );
       await ipIn(infra, "link", "set", "uplink", "master", "br-lan", "up");
       await mustRun("ip", ["addr", "add", `${lanHost}/${prefixOf(s.subnets.lan)}`, "dev", link]);
       await mustRun("ip", ["link", "set", link, "up"]);
@@ -228,7 +225,10 @@ export class Lab {
       await ipIn(infra, "link", "add", "br-wan", "type", "bridge");
       await ipIn(infra, "addr", "add", `${wanRouter}/${prefixOf(s.subnets.wan)}`, "dev", "br-wan");
       await ipIn(infra, "link", "set", "br-wan", "up");
-      await this.#create(() => s.links.push(link), () => mustRun("ip", ["link", "add", link, "type", "veth", "peer", "name", "transit", "netns", infra]));
+      await this.#create(
+        () => s.links.push(link),
+        () => mustRun("ip", ["link", "add", link, "type", "veth", "peer", "name", "transit", "netns", infra]),
+      );
       await ipIn(infra, "addr", "add", `${transitRouter}/${prefixOf(s.subnets.transit)}`, "dev", "transit");
       await ipIn(infra, "link", "set", "transit", "up");
       await mustRun("ip", ["addr", "add", `${transitHost}/${prefixOf(s.subnets.transit)}`, "dev", link]);
@@ -370,7 +370,6 @@ export class Lab {
   }
 }
 
-
 function newLabId(root: string): string {
   for (;;) {
     const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -378,7 +377,6 @@ function newLabId(root: string): string {
     if (!readState(root, id)) return id;
   }
 }
-
 
 function readIfThere(file: string): string {
   try {

@@ -55,9 +55,12 @@ export class Hub {
     const { ifname } = options;
     // Never take over (nor, on failure, remove) an interface that is not this run's.
     if (fs.existsSync(`/sys/class/net/${ifname}`) || fs.existsSync(uapiSocketPath(ifname))) {
-      throw new HarnessError(`An interface ${ifname} exists already on the harness host: choose another \`network.wireguardInterface\`, or remove it if a crashed run left it (\`meshbed cleanup\`)`, {
-        code: "E_MESH",
-      });
+      throw new HarnessError(
+        `An interface ${ifname} exists already on the harness host: choose another \`network.wireguardInterface\`, or remove it if a crashed run left it (\`meshbed cleanup\`)`,
+        {
+          code: "E_MESH",
+        },
+      );
     }
     state.record({ kind: "mesh-hub", id: ifname, implementation: options.implementation });
     // Should the harness process die before teardown, its watchdog deletes the interface.
@@ -222,4 +225,3 @@ function parseWgDump(text: string): InterfaceStatus {
   }
   return status;
 }
-

@@ -53,6 +53,9 @@ export async function reapMesh(_run: RunRecord, resources: readonly Resource[]):
 /** The last resort at the `exit` event: the hub's interface and forwarding go at once (the nodes' wait for the reaper). */
 export function removeMeshNow(resources: readonly Resource[]): void {
   for (const hub of resources.filter((r) => r.kind === "mesh-hub")) {
-    Hub.removeNow(hub.id, resources.filter((r) => r.kind === "mesh-iptables").map((r) => r.rule as string[]));
+    Hub.removeNow(
+      hub.id,
+      resources.filter((r) => r.kind === "mesh-iptables").map((r) => r.rule as string[]),
+    );
   }
 }

@@ -7,11 +7,7 @@ const PATTERN = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
  * Replaces `${VAR}` (and `${VAR:-default}`) with values from `scopes`, searched in order;
  * `$$` is a literal `$`. An unknown variable without a default is an error naming the field.
  */
-export function interpolate(
-  text: string,
-  scopes: readonly Readonly<Record<string, string | undefined>>[],
-  where: { service: string; field: string },
-): string {
+export function interpolate(text: string, scopes: readonly Readonly<Record<string, string | undefined>>[], where: { service: string; field: string }): string {
   return text.replace(PATTERN, (match, name: string | undefined, fallback: string | undefined) => {
     if (match === "$$") return "$";
     for (const scope of scopes) {

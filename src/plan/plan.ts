@@ -188,10 +188,10 @@ function checkHostPorts(services: readonly ServiceSpec[], placements: Map<string
     if (hostPort === undefined || hostPort === 0) continue;
     const other = owner.get(hostPort);
     if (other !== undefined) {
-      throw new ConfigError(
-        `Services "${other}" and "${service.name}" both want port ${hostPort} on this host: give one of them another \`port\`, or \`port: 0\``,
-        { code: "E_PORT_IN_USE", service: service.name },
-      );
+      throw new ConfigError(`Services "${other}" and "${service.name}" both want port ${hostPort} on this host: give one of them another \`port\`, or \`port: 0\``, {
+        code: "E_PORT_IN_USE",
+        service: service.name,
+      });
     }
     owner.set(hostPort, service.name);
   }

@@ -49,10 +49,7 @@ export type FileHarnessFactory<S extends ServiceMap> = () => HarnessBuilder<S> |
  * A fixture function of vitest's builder form (`test.extend(name, options, fn)`): resolves the
  * started `Harness` and registers its stop with `onCleanup`.
  */
-export type HarnessFixtureFn<S extends ServiceMap> = (
-  context: object,
-  fixture: { onCleanup: (cleanup: () => void | Promise<void>) => void },
-) => Promise<Harness<S>>;
+export type HarnessFixtureFn<S extends ServiceMap> = (context: object, fixture: { onCleanup: (cleanup: () => void | Promise<void>) => void }) => Promise<Harness<S>>;
 
 /**
  * A topology that belongs to one test file, as a fixture for vitest's `test.extend`: started the

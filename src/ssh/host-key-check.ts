@@ -1,4 +1,4 @@
-import { HarnessError, StartError } from "../errors.js";
+import { type HarnessError, StartError } from "../errors.js";
 import { appendHostKey, checkHostKey, fingerprint, keyTypeOf, knownHostsName, knownKeyTypes } from "./known-hosts.js";
 import type { Destination } from "./ssh-destination.js";
 

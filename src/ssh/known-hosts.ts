@@ -113,6 +113,12 @@ function matchOne(pattern: string, name: string): boolean {
     const wanted = Buffer.from(hash, "base64");
     return actual.length === wanted.length && timingSafeEqual(actual, wanted);
   }
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "i",
+  );
   return regex.test(name);
 }

@@ -39,10 +39,11 @@ export async function planAuth(d: Destination, service: string | undefined, env 
         text = fs.readFileSync(file, "utf8");
       } catch (error) {
         if (!explicit) continue;
-        throw new StartError(
-          `The SSH key file ${file} (\`ssh.identityFile\`) cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-          { code: "E_SSH_AUTH", service, cause: error },
-        );
+        throw new StartError(`The SSH key file ${file} (\`ssh.identityFile\`) cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+          code: "E_SSH_AUTH",
+          service,
+          cause: error,
+        });
       }
       const key = parse(text, file, service, explicit);
       if (key === undefined) {
@@ -64,13 +65,20 @@ export async function planAuth(d: Destination, service: string | undefined, env 
       });
     }
   }
-  if (d.identityFiles.length === 0) addFiles(["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(os.homedir(), ".ssh", n)), false);
+  if (d.identityFiles.length === 0)
+    addFiles(
+      ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(os.homedir(), ".ssh", n)),
+      false,
+    );
   return { attempts, skipped };
 }
 
 /** "ED25519 SHA256:… comment": how OpenSSH names a key. */
 export function describeKey(key: ParsedKey): string {
-  const type = key.type.replace(/^ssh-/, "").replace(/^ecdsa-sha2-/, "ECDSA-").toUpperCase();
+  const type = key.type
+    .replace(/^ssh-/, "")
+    .replace(/^ecdsa-sha2-/, "ECDSA-")
+    .toUpperCase();
   return `${type} ${fingerprint(key.getPublicSSH())}${key.comment ? ` ${key.comment}` : ""}`;
 }
 
@@ -80,10 +88,7 @@ function parse(text: string, name: string, service: string | undefined, mustWork
   if (key instanceof Error || key === undefined) {
     if (!mustWork) return undefined;
     const why = key instanceof Error ? key.message : "no key found";
-    throw new StartError(
-      `The SSH key ${name} cannot be used: ${why}. Give an unencrypted OpenSSH or PEM private key, or load an encrypted one into ssh-agent`,
-      { code: "E_SSH_AUTH", service },
-    );
+    throw new StartError(`The SSH key ${name} cannot be used: ${why}. Give an unencrypted OpenSSH or PEM private key, or load an encrypted one into ssh-agent`, { code: "E_SSH_AUTH", service });
   }
   return key;
 }

@@ -151,9 +151,7 @@ export class SshConnection extends EventEmitter<Events> {
     const release = await this.#limit.acquire();
     try {
       const client = await this.#ensure();
-      const stream = await new Promise<ClientChannel>((resolve, reject) =>
-        client.forwardOut("127.0.0.1", 0, host, port, (error, channel) => (error ? reject(error) : resolve(channel))),
-      );
+      const stream = await new Promise<ClientChannel>((resolve, reject) => client.forwardOut("127.0.0.1", 0, host, port, (error, channel) => (error ? reject(error) : resolve(channel))));
       stream.once("close", release);
       return stream;
     } catch (error) {
@@ -212,10 +210,10 @@ export class SshConnection extends EventEmitter<Events> {
     const auth = await planAuth(d, this.service);
     if (auth.attempts.length === 0) {
       const skipped = auth.skipped.length > 0 ? ` (${auth.skipped.join("; ")})` : "";
-      throw new StartError(
-        `No SSH key to log in to ${this.label} with${skipped}: set \`ssh.identityFile\` or \`ssh.privateKey\`, name an IdentityFile in ~/.ssh/config, or start ssh-agent`,
-        { code: "E_SSH_AUTH", service: this.service },
-      );
+      throw new StartError(`No SSH key to log in to ${this.label} with${skipped}: set \`ssh.identityFile\` or \`ssh.privateKey\`, name an IdentityFile in ~/.ssh/config, or start ssh-agent`, {
+        code: "E_SSH_AUTH",
+        service: this.service,
+      });
     }
     const sock = d.proxyJump ? await this.#jumpStream() : undefined;
     const client = new Client();
@@ -271,7 +269,10 @@ export class SshConnection extends EventEmitter<Events> {
   /** The stream through the last jump host, which itself goes through the hosts before it. */
   async #jumpStream(): Promise<Duplex> {
     const d = this.destination;
-    const hops = d.proxyJump!.split(",").map((h) => h.trim()).filter(Boolean);
+    const hops = d
+      .proxyJump!.split(",")
+      .map((h) => h.trim())
+      .filter(Boolean);
     const last = resolveJump(hops.at(-1)!, d.options, this.service);
     const jumpDestination: Destination = Object.freeze({ ...last, proxyJump: hops.length > 1 ? hops.slice(0, -1).join(",") : undefined });
     this.#jump ??= this.jumps.acquire(jumpDestination, this.service);

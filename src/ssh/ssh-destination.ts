@@ -64,7 +64,9 @@ export function resolveDestination(host: string, user: string | undefined, optio
     options.knownHostsFile !== undefined
       ? [options.knownHostsFile]
       : first("userknownhostsfile")
-        ? first("userknownhostsfile")!.split(/\s+/).map((f) => expandPath(expandTokens(f, tokens)))
+        ? first("userknownhostsfile")!
+            .split(/\s+/)
+            .map((f) => expandPath(expandTokens(f, tokens)))
         : [path.join(os.homedir(), ".ssh", "known_hosts"), path.join(os.homedir(), ".ssh", "known_hosts2"), "/etc/ssh/ssh_known_hosts"];
   const proxyJump = options.proxyJump ?? first("proxyjump");
   return Object.freeze({

@@ -50,4 +50,3 @@ function isCidr(text: string): boolean {
   const octets = m.slice(1, 5).map(Number);
   return octets.every((o) => o <= 255) && Number(m[5]) <= 32;
 }
-

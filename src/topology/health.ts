@@ -28,9 +28,7 @@ export function validateHealth(value: unknown, at: At): HealthCheck | undefined 
     if (!path.startsWith("/")) expected(at.child("http"), 'a path starting with "/"', path);
     if ("status" in value) {
       const raw = value.status;
-      const status = Array.isArray(raw)
-        ? raw.map((s, i) => integer(s, at.child("status").child(i), 100, 599))
-        : integer(raw, at.child("status"), 100, 599);
+      const status = Array.isArray(raw) ? raw.map((s, i) => integer(s, at.child("status").child(i), 100, 599)) : integer(raw, at.child("status"), 100, 599);
       return { http: path, status };
     }
     return { http: path };

@@ -85,10 +85,7 @@ export function checkNewName(existing: readonly ServiceSpec[], name: string): vo
       });
     }
     if (envPrefix(other.name) === envPrefix(name)) {
-      throw new ConfigError(
-        `Services "${other.name}" and "${name}" would both be injected as ${envPrefix(name)}_ADDR: rename one of them`,
-        { code: "E_DUPLICATE_SERVICE", service: name },
-      );
+      throw new ConfigError(`Services "${other.name}" and "${name}" would both be injected as ${envPrefix(name)}_ADDR: rename one of them`, { code: "E_DUPLICATE_SERVICE", service: name });
     }
   }
 }

@@ -17,7 +17,11 @@ export function emptyTopology(options: HarnessOptions = {}): TopologySpec {
 export function addService(spec: TopologySpec, name: string, target: TargetKind, options: unknown, at?: At): TopologySpec {
   validateServiceName(name, at?.child("name") ?? new At(undefined, "name"));
   const schema = TARGET_SCHEMAS[target];
-  if (!schema) throw new ConfigError(`Service "${name}" has target "${target}", which this version of meshbed does not know: use process, docker, remote_lan or wireguard`, { code: "E_CONFIG", service: name });
+  if (!schema)
+    throw new ConfigError(`Service "${name}" has target "${target}", which this version of meshbed does not know: use process, docker, remote_lan or wireguard`, {
+      code: "E_CONFIG",
+      service: name,
+    });
   checkNewName(spec.services, name);
   const service: ServiceSpec = validateService(name, target, options, schema.keys, schema.validate, at);
   return Object.freeze({ ...spec, services: Object.freeze([...spec.services, service]) });

@@ -49,10 +49,7 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   const top = (raw ?? {}) as Record<string, unknown>;
   // Checked here, in the file's own snake_case, so that a suggestion is a key the file can use.
   if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port", "wireguard_interface"], source);
-  const options = validateHarnessOptions(
-    top.network === undefined ? {} : { network: camelKeys(top.network) },
-    (field) => snake(field),
-  );
+  const options = validateHarnessOptions(top.network === undefined ? {} : { network: camelKeys(top.network) }, (field) => snake(field));
   if (!isPlainObject(top.services) || Object.keys(top.services).length === 0) {
     yamlError(`${source} has no services: add a \`services:\` map with at least one service`, "services");
   }
@@ -89,8 +86,7 @@ function serviceOptions(name: string, value: unknown, base: string, source: stri
     const only = isPlainObject(target) && Object.keys(target).length === 1 ? Object.keys(target)[0]! : undefined;
     const guess = only === undefined ? undefined : closest(only, TARGET_KINDS);
     yamlError(
-      `Expected \`target\` of service "${name}" to have exactly one of ${TARGET_KINDS.join(", ")}` +
-        (only !== undefined ? `, got \`${only}\`${guess ? `: did you mean \`${guess}\`?` : ""}` : ""),
+      `Expected \`target\` of service "${name}" to have exactly one of ${TARGET_KINDS.join(", ")}` + (only !== undefined ? `, got \`${only}\`${guess ? `: did you mean \`${guess}\`?` : ""}` : ""),
       only !== undefined ? `${base}.target.${only}` : `${base}.target`,
       name,
     );

@@ -42,7 +42,6 @@ async function meshbed(args: string[], options: { cwd?: string } = {}): Promise<
   }
 }
 
-
 describe("--help", () => {
   it("lists every command, and each command's --help shows its own usage and options, exit 0", async () => {
     const top = await meshbed(["--help"]);
@@ -104,7 +103,10 @@ describe("exit codes: 0 ok, 1 a service failed, 2 bad input", () => {
 
   it("a service that fails to start exits 1, with its state line and its error", async () => {
     const file = path.join(tmp, "fails.yaml");
-    fs.writeFileSync(file, "services:\n  ok:\n    target: { process: { binary: node, args: [-e, 'setInterval(() => {}, 1000)'] } }\n  job:\n    target:\n      process:\n        binary: sh\n        args: [-c, 'echo broken >&2; exit 4']\n    port: 0\n");
+    fs.writeFileSync(
+      file,
+      "services:\n  ok:\n    target: { process: { binary: node, args: [-e, 'setInterval(() => {}, 1000)'] } }\n  job:\n    target:\n      process:\n        binary: sh\n        args: [-c, 'echo broken >&2; exit 4']\n    port: 0\n",
+    );
     const result = await meshbed(["up", "-f", file]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/job\s+failed: /);
@@ -120,7 +122,10 @@ describe("meshbed up: the live state of each service", () => {
     child.stdout!.on("data", (c: Buffer) => (out += c));
     await expect.poll(() => out, { timeout: 20_000, interval: 50 }).toMatch(/All 3 services are healthy/);
     expect(out).not.toContain("\u001b[");
-    const states = out.split("\n").filter((l) => /^  \w+\s+(waiting|starting|healthy)/.test(l)).map((l) => l.trim().split(/\s+/).slice(0, 2).join(" "));
+    const states = out
+      .split("\n")
+      .filter((l) => /^ {2}\w+\s+(waiting|starting|healthy)/.test(l))
+      .map((l) => l.trim().split(/\s+/).slice(0, 2).join(" "));
     expect(states.slice(0, 3)).toEqual(["db waiting", "api waiting", "web waiting"]);
     expect(states.indexOf("db healthy")).toBeLessThan(states.indexOf("api starting"));
     expect(states.indexOf("api healthy")).toBeLessThan(states.indexOf("web starting"));
@@ -175,7 +180,10 @@ describe("--json", () => {
     let out = "";
     child.stdout!.on("data", (c: Buffer) => (out += c));
     await expect.poll(() => out, { timeout: 20_000, interval: 50 }).toMatch(/"type":"log","service":"web"/);
-    const lines = out.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toEqual({ type: "state", service: "db", state: "waiting", addr: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
     const up = lines.find((l) => l.type === "up") as { runId: string; registry: Record<string, { addr: string }> };
     expect(Object.keys(up.registry)).toEqual(["db", "api", "web"]);

@@ -19,7 +19,6 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
 });
 
-
 describe("meshbed up", () => {
   it("starts the topology, streams prefixed logs, and stops everything on Ctrl-C", async () => {
     const child = spawn(process.execPath, [cli, "up", "-f", demo], { stdio: ["ignore", "pipe", "pipe"] });
@@ -92,7 +91,11 @@ describe("meshbed up --detach, status, logs, env, down", () => {
       const status = await run(process.execPath, [cli, "status", "--run", runId, "--json"]);
       const [entry] = JSON.parse(status.stdout) as { ownerAlive: boolean; services: { name: string; state: string; id: string }[] }[];
       expect(entry!.ownerAlive).toBe(true);
-      expect(entry!.services.map((s) => [s.name, s.state])).toEqual([["db", "healthy"], ["api", "healthy"], ["web", "healthy"]]);
+      expect(entry!.services.map((s) => [s.name, s.state])).toEqual([
+        ["db", "healthy"],
+        ["api", "healthy"],
+        ["web", "healthy"],
+      ]);
       const pids = entry!.services.map((s) => Number(s.id.split(" ")[1]));
       expect(pids.every(alive)).toBe(true);
 

@@ -85,26 +85,36 @@ describe("the packed package in a fresh project", async () => {
   // The examples have a container: without an engine they cannot run (a failure under MESHBED_REQUIRE_ALL=1).
   const docker = await dockerAvailable();
 
-  it.runIf(docker)("runs examples/vitest's suite green: a globalSetup topology and a per-file fixture", () => {
-    const out = runExample("vitest");
-    expect(out).toMatch(/Tests\s+6 passed \(6\)/);
-  }, 300_000);
+  it.runIf(docker)(
+    "runs examples/vitest's suite green: a globalSetup topology and a per-file fixture",
+    () => {
+      const out = runExample("vitest");
+      expect(out).toMatch(/Tests\s+6 passed \(6\)/);
+    },
+    300_000,
+  );
 
-  it.runIf(docker)("runs examples/jest's suite green", () => {
-    const out = runExample("jest");
-    expect(out).toMatch(/Tests:\s+4 passed, 4 total/);
-  }, 300_000);
+  it.runIf(docker)(
+    "runs examples/jest's suite green",
+    () => {
+      const out = runExample("jest");
+      expect(out).toMatch(/Tests:\s+4 passed, 4 total/);
+    },
+    300_000,
+  );
 
-  it.runIf(docker)("leaves no process, container or state of either topology when vitest is SIGTERMed mid-test", async () => {
-    const dir = install("vitest");
-    const marker = path.join(dir, "run-id.txt");
-    const fixtureMarker = path.join(dir, "fixture-run-id.txt");
-    fs.rmSync(marker, { force: true });
-    fs.rmSync(fixtureMarker, { force: true });
-    // A test that tells which run it got, then sleeps well past the moment of the signal.
-    fs.writeFileSync(
-      path.join(dir, "test/sleep.test.ts"),
-      `import fs from "node:fs";
+  it.runIf(docker)(
+    "leaves no process, container or state of either topology when vitest is SIGTERMed mid-test",
+    async () => {
+      const dir = install("vitest");
+      const marker = path.join(dir, "run-id.txt");
+      const fixtureMarker = path.join(dir, "fixture-run-id.txt");
+      fs.rmSync(marker, { force: true });
+      fs.rmSync(fixtureMarker, { force: true });
+      // A test that tells which run it got, then sleeps well past the moment of the signal.
+      fs.writeFileSync(
+        path.join(dir, "test/sleep.test.ts"),
+        `import fs from "node:fs";
 import { useHarness } from "meshbed/vitest";
 import { test } from "vitest";
 test("sleeps", async () => {
@@ -112,11 +122,11 @@ test("sleeps", async () => {
   await new Promise((resolve) => setTimeout(resolve, 120_000));
 }, 180_000);
 `,
-    );
-    // And one with a topology of its own (harnessFixture), started in a vitest worker.
-    fs.writeFileSync(
-      path.join(dir, "test/sleep-fixture.test.ts"),
-      `import fs from "node:fs";
+      );
+      // And one with a topology of its own (harnessFixture), started in a vitest worker.
+      fs.writeFileSync(
+        path.join(dir, "test/sleep-fixture.test.ts"),
+        `import fs from "node:fs";
 import { Harness } from "meshbed";
 import { harnessFixture } from "meshbed/vitest";
 import { test as base } from "vitest";
@@ -126,53 +136,55 @@ test("sleeps with a fixture", async ({ topology }) => {
   await new Promise((resolve) => setTimeout(resolve, 120_000));
 }, 180_000);
 `,
-    );
-    // vitest itself, not through npm: the signal goes to the process that ran globalSetup.
-    const vitest = spawn(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "--maxWorkers=2", "test/sleep.test.ts", "test/sleep-fixture.test.ts"], {
-      cwd: dir,
-      env: quiet,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    vitest.stdout!.on("data", (c: Buffer) => (out += c));
-    vitest.stderr!.on("data", (c: Buffer) => (out += c));
-    const exited = new Promise<void>((resolve) => vitest.once("exit", () => resolve()));
-    try {
-      const started = () => fs.existsSync(marker) && fs.existsSync(fixtureMarker);
-      await expect.poll(() => started() || vitest.exitCode !== null, { timeout: 120_000, interval: 100 }).toBe(true);
-      if (!started()) throw new Error(`vitest ended before its tests started:\n${out}`);
-      const runId = fs.readFileSync(marker, "utf8");
-      const fixtureRunId = fs.readFileSync(fixtureMarker, "utf8");
-      const fixtureState = JSON.parse(fs.readFileSync(`/tmp/harness-${fixtureRunId}/state.json`, "utf8")) as { pid: number; resources: { kind: string; id: string }[] };
-      // The fixture's harness lives in a worker, not in the process that gets the signal.
-      expect(fixtureState.pid).not.toBe(vitest.pid);
-      const fixturePids = fixtureState.resources.filter((r) => r.kind === "process").map((r) => Number(r.id));
-      expect(fixturePids).toHaveLength(1);
-      const state = JSON.parse(fs.readFileSync(`/tmp/harness-${runId}/state.json`, "utf8")) as { pid: number; resources: { kind: string; id: string }[] };
-      expect(state.pid).toBe(vitest.pid);
-      const pids = state.resources.filter((r) => r.kind === "process").map((r) => Number(r.id));
-      expect(pids).toHaveLength(2);
-      expect(pids.some(gone)).toBe(false);
-      expect(await containersOf(runId)).toHaveLength(1);
+      );
+      // vitest itself, not through npm: the signal goes to the process that ran globalSetup.
+      const vitest = spawn(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "--maxWorkers=2", "test/sleep.test.ts", "test/sleep-fixture.test.ts"], {
+        cwd: dir,
+        env: quiet,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      vitest.stdout!.on("data", (c: Buffer) => (out += c));
+      vitest.stderr!.on("data", (c: Buffer) => (out += c));
+      const exited = new Promise<void>((resolve) => vitest.once("exit", () => resolve()));
+      try {
+        const started = () => fs.existsSync(marker) && fs.existsSync(fixtureMarker);
+        await expect.poll(() => started() || vitest.exitCode !== null, { timeout: 120_000, interval: 100 }).toBe(true);
+        if (!started()) throw new Error(`vitest ended before its tests started:\n${out}`);
+        const runId = fs.readFileSync(marker, "utf8");
+        const fixtureRunId = fs.readFileSync(fixtureMarker, "utf8");
+        const fixtureState = JSON.parse(fs.readFileSync(`/tmp/harness-${fixtureRunId}/state.json`, "utf8")) as { pid: number; resources: { kind: string; id: string }[] };
+        // The fixture's harness lives in a worker, not in the process that gets the signal.
+        expect(fixtureState.pid).not.toBe(vitest.pid);
+        const fixturePids = fixtureState.resources.filter((r) => r.kind === "process").map((r) => Number(r.id));
+        expect(fixturePids).toHaveLength(1);
+        const state = JSON.parse(fs.readFileSync(`/tmp/harness-${runId}/state.json`, "utf8")) as { pid: number; resources: { kind: string; id: string }[] };
+        expect(state.pid).toBe(vitest.pid);
+        const pids = state.resources.filter((r) => r.kind === "process").map((r) => Number(r.id));
+        expect(pids).toHaveLength(2);
+        expect(pids.some(gone)).toBe(false);
+        expect(await containersOf(runId)).toHaveLength(1);
 
-      vitest.kill("SIGTERM");
-      await exited;
-      await expect.poll(() => [...pids, ...fixturePids].filter((pid) => !gone(pid)), { timeout: 15_000, interval: 100 }).toEqual([]);
-      await expect.poll(() => containersOf(runId), { timeout: 15_000, interval: 200 }).toEqual([]);
-      // A state dir is removed by a clean stop; one left behind must be reapable (its owner is gone).
-      for (const id of [runId, fixtureRunId]) {
-        if (!fs.existsSync(`/tmp/harness-${id}`)) continue;
-        const cleanup = spawnSync(process.execPath, [path.join(root, "dist/cli.js"), "cleanup", "--json"], { encoding: "utf8" });
-        const reports = JSON.parse(cleanup.stdout) as { runId: string; failed: unknown[] }[];
-        expect(reports.find((r) => r.runId === id)?.failed ?? []).toEqual([]);
-        expect(fs.existsSync(`/tmp/harness-${id}`)).toBe(false);
+        vitest.kill("SIGTERM");
+        await exited;
+        await expect.poll(() => [...pids, ...fixturePids].filter((pid) => !gone(pid)), { timeout: 15_000, interval: 100 }).toEqual([]);
+        await expect.poll(() => containersOf(runId), { timeout: 15_000, interval: 200 }).toEqual([]);
+        // A state dir is removed by a clean stop; one left behind must be reapable (its owner is gone).
+        for (const id of [runId, fixtureRunId]) {
+          if (!fs.existsSync(`/tmp/harness-${id}`)) continue;
+          const cleanup = spawnSync(process.execPath, [path.join(root, "dist/cli.js"), "cleanup", "--json"], { encoding: "utf8" });
+          const reports = JSON.parse(cleanup.stdout) as { runId: string; failed: unknown[] }[];
+          expect(reports.find((r) => r.runId === id)?.failed ?? []).toEqual([]);
+          expect(fs.existsSync(`/tmp/harness-${id}`)).toBe(false);
+        }
+      } finally {
+        if (vitest.exitCode === null && vitest.signalCode === null) vitest.kill("SIGKILL");
+        // Vitest leaves its workers running, orphaned, after a SIGTERM: end the ones of this copy.
+        for (const pid of processesUnder(dir)) process.kill(pid, "SIGKILL");
+        fs.rmSync(path.join(dir, "test/sleep.test.ts"), { force: true });
+        fs.rmSync(path.join(dir, "test/sleep-fixture.test.ts"), { force: true });
       }
-    } finally {
-      if (vitest.exitCode === null && vitest.signalCode === null) vitest.kill("SIGKILL");
-      // Vitest leaves its workers running, orphaned, after a SIGTERM: end the ones of this copy.
-      for (const pid of processesUnder(dir)) process.kill(pid, "SIGKILL");
-      fs.rmSync(path.join(dir, "test/sleep.test.ts"), { force: true });
-      fs.rmSync(path.join(dir, "test/sleep-fixture.test.ts"), { force: true });
-    }
-  }, 300_000);
+    },
+    300_000,
+  );
 });

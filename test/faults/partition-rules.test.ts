@@ -85,26 +85,18 @@ describe("partition rules, cell by cell", () => {
   });
 
   test("process <-> process without a cgroup (not running, or no writable cgroup v2): by destination only", () => {
-    expect(partitionRules(plan, ["a"], ["b"], {}).host).toEqual([
-      onHost("O", "-d", "127.0.0.1", "-p", "tcp", "--dport", "41002"),
-      onHost("O", "-d", "127.0.0.1", "-p", "tcp", "--dport", "41001"),
-    ]);
+    expect(partitionRules(plan, ["a"], ["b"], {}).host).toEqual([onHost("O", "-d", "127.0.0.1", "-p", "tcp", "--dport", "41002"), onHost("O", "-d", "127.0.0.1", "-p", "tcp", "--dport", "41001")]);
   });
 
   test("a process without a port is reached at the host's own address: nothing of its own is dropped, and it joins no cgroup for it", () => {
     expect(cgroupSources(plan, ["a"], ["t"])).toEqual(["t"]);
-    expect(partitionRules(plan, ["a"], ["t"], { t: { cgroup: "/mb-t1-t", connections: [] } }).host).toEqual([
-      onHost("O", ...cgroup("t"), "-d", "127.0.0.1", "-p", "tcp", "--dport", "41001"),
-    ]);
+    expect(partitionRules(plan, ["a"], ["t"], { t: { cgroup: "/mb-t1-t", connections: [] } }).host).toEqual([onHost("O", ...cgroup("t"), "-d", "127.0.0.1", "-p", "tcp", "--dport", "41001")]);
   });
 
   test("process <-> container: the process's way out (OUTPUT), the container's way to the host's gateway (INPUT)", () => {
     expect(cgroupSources(plan, ["a"], ["c"])).toEqual(["a"]);
     expect(partitionRules(plan, ["a"], ["c"], { a: { cgroup: "/mb-t1-a", connections: [] } })).toEqual({
-      host: [
-        onHost("I", "-s", "172.30.0.2", "-d", "172.30.0.1", "-p", "tcp", "--dport", "41001"),
-        onHost("O", ...cgroup("a"), "-d", "172.30.0.2", "-p", "tcp", "--dport", "8080"),
-      ],
+      host: [onHost("I", "-s", "172.30.0.2", "-d", "172.30.0.1", "-p", "tcp", "--dport", "41001"), onHost("O", ...cgroup("a"), "-d", "172.30.0.2", "-p", "tcp", "--dport", "8080")],
       nodes: [],
     });
   });
@@ -137,10 +129,7 @@ describe("partition rules, cell by cell", () => {
 
   test("a node service without a port: all of its node from a process, but for the node's SSH port", () => {
     expect(partitionRules(plan, ["a"], ["u"], { a: { cgroup: "/mb-t1-a", connections: [] } })).toEqual({
-      host: [
-        onHost("O", ...cgroup("a"), "-d", "192.168.50.11", "-p", "tcp", "!", "--dport", "2200"),
-        onHost("O", ...cgroup("a"), "-d", "192.168.50.11", "!", "-p", "tcp"),
-      ],
+      host: [onHost("O", ...cgroup("a"), "-d", "192.168.50.11", "-p", "tcp", "!", "--dport", "2200"), onHost("O", ...cgroup("a"), "-d", "192.168.50.11", "!", "-p", "tcp")],
       nodes: [{ label: "deploy@192.168.50.11:2200", service: "u", commands: [onNode("-d", "192.168.50.1", "-p", "tcp", "--dport", "41001")] }],
     });
   });

@@ -41,7 +41,11 @@ async function lines(harness: Harness, service: string): Promise<string[]> {
 describe("health checks", () => {
   it("waits for a TCP connection by default when the service has a port", async () => {
     const started = Date.now();
-    const harness = t.adopt(await Harness.builder().process("db", t.node("http-server.mjs", { port: 0, env: { LISTEN_DELAY_MS: "400" } })).start());
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("db", t.node("http-server.mjs", { port: 0, env: { LISTEN_DELAY_MS: "400" } }))
+        .start(),
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
     expect(await connects(harness.services.db.addr!)).toBe(true);
     await harness.stop();
@@ -110,7 +114,11 @@ describe("health checks", () => {
     ["a RegExp", /^ready to \w+$/],
   ])("waits for a log line matching %s", async (_, logLine) => {
     const started = Date.now();
-    const harness = t.adopt(await Harness.builder().process("late", t.node("late-ready.mjs", { env: { READY_DELAY_MS: "400" }, health: { logLine } })).start());
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("late", t.node("late-ready.mjs", { env: { READY_DELAY_MS: "400" }, health: { logLine } }))
+        .start(),
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
     expect(await lines(harness, "late")).toEqual(["warming up", "ready to serve"]);
     await harness.stop();
@@ -129,7 +137,11 @@ describe("health checks", () => {
 
   it("takes a service without port and without health as ready once it runs", async () => {
     const started = Date.now();
-    const harness = t.adopt(await Harness.builder().process("worker", t.node("late-ready.mjs", { env: { READY_DELAY_MS: "30000" } })).start());
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("worker", t.node("late-ready.mjs", { env: { READY_DELAY_MS: "30000" } }))
+        .start(),
+    );
     expect(Date.now() - started).toBeLessThan(3_000);
     const status = await harness.services.worker.status();
     expect(status.state).toBe("healthy");
@@ -160,14 +172,21 @@ describe("health checks", () => {
 
   it("sees a server that listens at once within the first backoff steps", async () => {
     const events: (HarnessEvent & { at: number })[] = [];
-    const harness = t.adopt(await Harness.builder().process("db", t.node("http-server.mjs", { port: 0 })).start({ onEvent: (e) => events.push({ ...e, at: Date.now() }) }));
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("db", t.node("http-server.mjs", { port: 0 }))
+        .start({ onEvent: (e) => events.push({ ...e, at: Date.now() }) }),
+    );
     let listening: number | undefined;
     // The probe may connect before the server's "listening" line is read from its stdout: wait for it.
     await expect
-      .poll(async () => {
-        for await (const line of harness.services.db.logs()) if (line.line.includes("listening")) listening = line.time.getTime();
-        return listening;
-      }, { timeout: 5_000, interval: 10 })
+      .poll(
+        async () => {
+          for await (const line of harness.services.db.logs()) if (line.line.includes("listening")) listening = line.time.getTime();
+          return listening;
+        },
+        { timeout: 5_000, interval: 10 },
+      )
       .toBeDefined();
     const healthy = events.find((e) => e.state === "healthy")!.at;
     // The gaps between checks never exceed 100 ms.

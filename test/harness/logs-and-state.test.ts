@@ -60,7 +60,11 @@ describe("logs", () => {
   });
 
   it("follows new lines live, and ends the follow when the harness stops", async () => {
-    const harness = t.adopt(await Harness.builder().process("ticker", t.node("ticker.mjs", { env: { TICK_MS: "100" } })).start());
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("ticker", t.node("ticker.mjs", { env: { TICK_MS: "100" } }))
+        .start(),
+    );
     const followed = follow(harness.services.ticker.logs({ follow: true, tail: 0 }));
     await waitUntil(() => followed.ticks().length >= 4, 10_000, "4 ticks");
     // Each arrived when it was printed, not in one batch at the end.
@@ -116,7 +120,11 @@ describe("logs", () => {
   });
 
   it("keeps a follow going across a restart", async () => {
-    const harness = t.adopt(await Harness.builder().process("ticker", t.node("ticker.mjs", { env: { TICK_MS: "50" }, health: { logLine: "tick 1" } })).start());
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("ticker", t.node("ticker.mjs", { env: { TICK_MS: "50" }, health: { logLine: "tick 1" } }))
+        .start(),
+    );
     const followed = follow(harness.services.ticker.logs({ follow: true, tail: 0 }));
     await waitUntil(() => followed.ticks().length >= 2, 10_000, "2 ticks");
     await harness.services.ticker.restart();
@@ -130,7 +138,11 @@ describe("logs", () => {
   });
 
   it("ends a follow on its signal, and when the loop breaks", async () => {
-    const harness = t.adopt(await Harness.builder().process("ticker", t.node("ticker.mjs", { env: { TICK_MS: "50" } })).start());
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("ticker", t.node("ticker.mjs", { env: { TICK_MS: "50" } }))
+        .start(),
+    );
     const abort = new AbortController();
     const followed = follow(harness.services.ticker.logs({ follow: true, signal: abort.signal }));
     await waitUntil(() => followed.ticks().length >= 2, 10_000, "2 ticks");
@@ -164,7 +176,7 @@ describe("logs", () => {
 
 describe("the state dir and env files", () => {
   it("writes each env file 0600 in a 0700 run dir, in a form that `sh` sources", async () => {
-    const tricky = "it's \"quoted\" $HOME `id` \\ and\na second line";
+    const tricky = 'it\'s "quoted" $HOME `id` \\ and\na second line';
     const harness = t.adopt(
       await Harness.builder()
         .process("db", t.node("http-server.mjs", { port: 0 }))
@@ -204,7 +216,11 @@ describe("the state dir and env files", () => {
 
   it("uses the `stateDir` option instead of /tmp/harness-<runId>", async () => {
     const stateDir = path.join(t.dir, "state");
-    const harness = t.adopt(await Harness.builder({ stateDir }).process("db", t.node("http-server.mjs", { port: 0 })).start());
+    const harness = t.adopt(
+      await Harness.builder({ stateDir })
+        .process("db", t.node("http-server.mjs", { port: 0 }))
+        .start(),
+    );
     expect(harness.services.db.envFile).toBe(path.join(stateDir, "db", "service.env"));
     expect(mode(stateDir)).toBe(0o700);
     expect(fs.existsSync(stateDirOf(harness.runId))).toBe(false);

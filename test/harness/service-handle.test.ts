@@ -43,7 +43,9 @@ describe("restart()", () => {
 
   it("waits for this start's log line, not the previous start's", async () => {
     const harness = t.adopt(
-      await Harness.builder().process("late", t.node("late-ready.mjs", { env: { READY_DELAY_MS: "400" }, health: { logLine: "ready to serve" } })).start(),
+      await Harness.builder()
+        .process("late", t.node("late-ready.mjs", { env: { READY_DELAY_MS: "400" }, health: { logLine: "ready to serve" } }))
+        .start(),
     );
     const restarting = Date.now();
     await harness.services.late.restart();

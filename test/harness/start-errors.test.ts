@@ -83,9 +83,7 @@ describe("errors found before anything starts", () => {
     expectError(duplicate, "E_DUPLICATE_SERVICE", "api");
     expect(duplicate.message).toContain('"api" is defined twice');
 
-    const colliding = await failure(() =>
-      Harness.builder().process("api-server", t.node("http-server.mjs")).process("api_server", t.node("http-server.mjs")),
-    );
+    const colliding = await failure(() => Harness.builder().process("api-server", t.node("http-server.mjs")).process("api_server", t.node("http-server.mjs")));
     expectError(colliding, "E_DUPLICATE_SERVICE", "api_server");
     expect(colliding.message).toContain("API_SERVER_ADDR");
     // The first builder is untouched (immutable) and could still start.
@@ -133,12 +131,7 @@ describe("errors found before anything starts", () => {
     const port = holder.port;
     await new Promise((resolve) => holder.close(resolve));
     const runId = t.runId();
-    const error = await failure(() =>
-      Harness.builder({ runId })
-        .process("a", t.node("http-server.mjs", { port }))
-        .process("b", t.node("http-server.mjs", { port }))
-        .start(),
-    );
+    const error = await failure(() => Harness.builder({ runId }).process("a", t.node("http-server.mjs", { port })).process("b", t.node("http-server.mjs", { port })).start());
     expectError(error, "E_PORT_IN_USE", "b");
     await expectNothingLeft(runId);
   });

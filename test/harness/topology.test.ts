@@ -189,7 +189,9 @@ describe("a web → api → db topology of processes", () => {
   it("stops everything when a block with `await using` throws", async () => {
     let pids: number[] = [];
     const failing = async () => {
-      await using harness = await Harness.builder().process("db", t.node("http-server.mjs", { port: 0 })).start();
+      await using harness = await Harness.builder()
+        .process("db", t.node("http-server.mjs", { port: 0 }))
+        .start();
       pids = t.pids();
       expect(harness.services.db.addr).toBeDefined();
       throw new Error("the test body failed");

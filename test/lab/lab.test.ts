@@ -19,9 +19,7 @@ async function ssh(node: ReturnType<Lab["node"]>, command: string): Promise<stri
 
 function tcpReachable(lab: Lab, from: string, ip: string, port: number): Promise<boolean> {
   // A connect with bash's /dev/tcp from inside the node, 2 s at most.
-  return lab
-    .exec(from, ["timeout", "2", "bash", "-c", `exec 3<>/dev/tcp/${ip}/${port}`])
-    .then((r) => r.code === 0);
+  return lab.exec(from, ["timeout", "2", "bash", "-c", `exec 3<>/dev/tcp/${ip}/${port}`]).then((r) => r.code === 0);
 }
 
 async function leftovers(id: string): Promise<string[]> {
@@ -110,7 +108,12 @@ describe.skipIf(!labAvailable())("the lab", () => {
 
 describe.skipIf(!labAvailable())("lab teardown", () => {
   it("leaves no namespace, link, process, account or file", async () => {
-    const lab = await Lab.create({ nodes: [{ name: "one", network: "lan", user: "mbteardown" }, { name: "two", network: "wan" }] });
+    const lab = await Lab.create({
+      nodes: [
+        { name: "one", network: "lan", user: "mbteardown" },
+        { name: "two", network: "wan" },
+      ],
+    });
     const pids = [...(await lab.pids("one")), ...(await lab.pids("two"))];
     // A process started on the node, detached from its SSH session, goes too.
     await lab.exec("one", ["sh", "-c", "setsid -f sleep 300 < /dev/null > /dev/null 2>&1"]);
@@ -168,7 +171,6 @@ describe.skipIf(!labAvailable())("lab teardown", () => {
     await expect(Lab.create({ nodes: [{ name: "x", network: "moon" as "lan" }] })).rejects.toThrow(/"lan" or "wan"/);
   });
 });
-
 
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -57,15 +57,31 @@ describe.skipIf(!ready)("DESIGN §3: every cell of the address table, on lab nod
       const t = harness!.service(target);
       const c = caller[0] as keyof typeof KIND;
       switch (`${c}${target[0]}`) {
-        case "pp": return `127.0.0.1:${t.port}`;
-        case "pc": case "cc": return t.addresses.container!;
-        case "pl": case "cl": case "ll": return t.addresses.lan!;
-        case "pw": case "cw": case "lw": case "ww": case "wl": return meshOf(target);
-        case "cp": return `${registry[caller]!.addresses.container!.split(".").slice(0, 3).join(".")}.1:${t.port}`;
-        case "lp": return `${lan1.hostIp}:${t.port}`;
-        case "lc": return `${lan1.hostIp}:${published[target]}`;
-        case "wp": return `10.42.0.1:${t.port}`;
-        case "wc": return `10.42.0.1:${published[target]}`;
+        case "pp":
+          return `127.0.0.1:${t.port}`;
+        case "pc":
+        case "cc":
+          return t.addresses.container!;
+        case "pl":
+        case "cl":
+        case "ll":
+          return t.addresses.lan!;
+        case "pw":
+        case "cw":
+        case "lw":
+        case "ww":
+        case "wl":
+          return meshOf(target);
+        case "cp":
+          return `${registry[caller]!.addresses.container!.split(".").slice(0, 3).join(".")}.1:${t.port}`;
+        case "lp":
+          return `${lan1.hostIp}:${t.port}`;
+        case "lc":
+          return `${lan1.hostIp}:${published[target]}`;
+        case "wp":
+          return `10.42.0.1:${t.port}`;
+        case "wc":
+          return `10.42.0.1:${published[target]}`;
       }
       throw new Error(`no cell for ${caller} → ${target}`);
     };

@@ -47,11 +47,7 @@ describe("mesh addresses (pure)", () => {
 
   it("puts mesh addresses in the plan: LAN and WireGuard callers of a LAN service differ, as in the ADR", () => {
     const plan = makePlan(
-      topology(
-        serviceSpec("postgres", "remote_lan", { port: 5432 }),
-        serviceSpec("api-server", "remote_lan", { port: 8080 }),
-        serviceSpec("load-gen", "wireguard", { port: 9000 }),
-      ),
+      topology(serviceSpec("postgres", "remote_lan", { port: 5432 }), serviceSpec("api-server", "remote_lan", { port: 8080 }), serviceSpec("load-gen", "wireguard", { port: 9000 })),
       hostFacts({
         ips: {
           postgres: { lanIp: "192.168.1.50", meshIp: "10.42.0.50" },
@@ -80,7 +76,11 @@ describe("keys and the UAPI protocol (pure)", () => {
     for (let i = 0; i < 5; i++) {
       const pair = generateKeyPair();
       expect(isWireguardKey(pair.privateKey)).toBe(true);
-      expect(execFileSync("wg", ["pubkey"], { input: `${pair.privateKey}\n` }).toString().trim()).toBe(pair.publicKey);
+      expect(
+        execFileSync("wg", ["pubkey"], { input: `${pair.privateKey}\n` })
+          .toString()
+          .trim(),
+      ).toBe(pair.publicKey);
       expect(publicKeyOf(pair.privateKey)).toBe(pair.publicKey);
     }
   });

@@ -98,10 +98,7 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
     await h.mesh.revoke("remote");
     const revokedAt = Date.now();
     // Each attempt has one second: a connection that still worked would answer well within it.
-    const [fromNode, toNode] = await Promise.all([
-      fetchFromNode(labOf(), "load", `http://${local}/whoami`, 1_000),
-      get(h.services.remote.addr, "/whoami", 1_000).catch(() => "failed"),
-    ]);
+    const [fromNode, toNode] = await Promise.all([fetchFromNode(labOf(), "load", `http://${local}/whoami`, 1_000), get(h.services.remote.addr, "/whoami", 1_000).catch(() => "failed")]);
     expect(fromNode).toBe("failed");
     expect(toNode).toBe("failed");
     expect(Date.now() - revokedAt).toBeLessThan(2_500);
@@ -167,11 +164,9 @@ describe.skipIf(!labAvailable())("the WireGuard mesh on lab nodes", () => {
   it("fails without CAP_NET_ADMIN before any service starts, naming the capability and how to get it", async () => {
     const marker = path.join(os.tmpdir(), `mb-mesh-nocap-${process.pid}`);
     const before = wireguardInterfaces();
-    const { stdout } = await run(
-      "setpriv",
-      ["--inh-caps=-net_admin", "--bounding-set=-net_admin", NODE, "--import", "tsx", fixture("mesh-nocap.mts")],
-      { env: { ...process.env, MARKER: marker, LAB_NODE: JSON.stringify(on(labOf().node("load"))) } },
-    );
+    const { stdout } = await run("setpriv", ["--inh-caps=-net_admin", "--bounding-set=-net_admin", NODE, "--import", "tsx", fixture("mesh-nocap.mts")], {
+      env: { ...process.env, MARKER: marker, LAB_NODE: JSON.stringify(on(labOf().node("load"))) },
+    });
     const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as { code: string; message: string };
     expect(result.code).toBe("E_MESH_PRIVILEGE");
     expect(result.message).toMatch(/CAP_NET_ADMIN/);

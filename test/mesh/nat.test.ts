@@ -30,7 +30,9 @@ describe.skipIf(!labAvailable())("the mesh across a NAT router, whichever side i
     // Behind NAT: the host dials the router's address (SSH is forwarded), and the node's own address is private.
     expect((await labOf().exec("natted", ["ip", "-4", "-o", "addr", "show", "eth0"])).stdout).not.toContain(natted.host);
     // The host behind NAT, as "open" sees it: "open" cannot open a connection to the host.
-    const probe = await Harness.builder().process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } }).start();
+    const probe = await Harness.builder()
+      .process("local", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
+      .start();
     try {
       const port = probe.services.local.port;
       expect(await fetchFromNode(labOf(), "open", `http://${open.hostIp}:${port}/whoami`, 1_000)).toBe("failed");

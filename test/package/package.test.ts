@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readPackage } from "../../src/package/package-archive.js";
-import { HarnessError, pack } from "../../src/public/index.js";
+import { type HarnessError, pack } from "../../src/public/index.js";
 import { greeterPackage, writePackageDir } from "../support/packages.js";
 
 async function packError(files: Record<string, string>, drop: string[] = []): Promise<HarnessError> {
@@ -52,7 +52,7 @@ describe("service packages", () => {
     expect((await bad("name: g\nversion: 1\nsystem_requires: curl\n")).message).toMatch(/manifest\.yaml: `system_requires` must be a list/);
     expect((await bad("name: g\nversion: 1\nports: 80\n")).message).toMatch(/manifest\.yaml: unknown field `ports`/);
     expect((await bad("name: [\n")).message).toMatch(/manifest\.yaml: it is not valid YAML/);
-    expect((await bad("name: g\nversion: \"\"\n")).code).toBe("E_PACKAGE_INVALID");
+    expect((await bad('name: g\nversion: ""\n')).code).toBe("E_PACKAGE_INVALID");
   });
 
   it("refuses a package without its required scripts, naming the file", async () => {

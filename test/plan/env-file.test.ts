@@ -50,9 +50,7 @@ function sourceAndPrint(shell: string, names: string[]): string[] {
 
 describe("renderEnvFile", () => {
   test("writes one `export KEY=value` line per variable", () => {
-    expect(renderEnvFile({ A: "1", B_ADDR: "127.0.0.1:80", C: "two words" })).toBe(
-      "export A=1\nexport B_ADDR=127.0.0.1:80\nexport C='two words'\n",
-    );
+    expect(renderEnvFile({ A: "1", B_ADDR: "127.0.0.1:80", C: "two words" })).toBe("export A=1\nexport B_ADDR=127.0.0.1:80\nexport C='two words'\n");
     expect(renderEnvFile({})).toBe("");
   });
 

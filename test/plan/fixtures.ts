@@ -20,11 +20,7 @@ export function hostFacts(overrides: Partial<HostFacts> = {}): HostFacts {
  * target yet, and the plan only reads this shape. Its target options are only those a test gives
  * (the plan reads `remoteRoot` at most), hence the cast.
  */
-export function serviceSpec(
-  name: string,
-  target: TargetKind,
-  overrides: Partial<Omit<ServiceSpec, "target" | "options">> & { options?: Readonly<Record<string, unknown>> } = {},
-): ServiceSpec {
+export function serviceSpec(name: string, target: TargetKind, overrides: Partial<Omit<ServiceSpec, "target" | "options">> & { options?: Readonly<Record<string, unknown>> } = {}): ServiceSpec {
   return Object.freeze({
     name,
     target,

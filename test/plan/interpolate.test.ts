@@ -4,9 +4,11 @@ import { interpolate } from "../../src/plan/interpolate.js";
 import { thrown as errorOf } from "../support/errors.js";
 
 const where = { service: "api", field: "env.URL" };
-const scopes = [{ DB_ADDR: "127.0.0.1:5432", DB_HOST: "127.0.0.1", EMPTY: "" }, { HOME: "/home/tester", DB_ADDR: "shadowed" }];
+const scopes = [
+  { DB_ADDR: "127.0.0.1:5432", DB_HOST: "127.0.0.1", EMPTY: "" },
+  { HOME: "/home/tester", DB_ADDR: "shadowed" },
+];
 const run = (text: string) => interpolate(text, scopes, where);
-
 
 describe("interpolate", () => {
   test.each([
@@ -55,8 +57,6 @@ describe("interpolate", () => {
   test("without a close name, the message shows how to write a literal or a default", () => {
     const error = errorOf(() => run("${SOMETHING_ELSE}"));
     expect(error.code).toBe("E_UNKNOWN_VARIABLE");
-    expect(error.message).toBe(
-      '`env.URL` of service "api" uses ${SOMETHING_ELSE}, which is not defined; write $${SOMETHING_ELSE} for a literal, or ${SOMETHING_ELSE:-default}',
-    );
+    expect(error.message).toBe('`env.URL` of service "api" uses ${SOMETHING_ELSE}, which is not defined; write $${SOMETHING_ELSE} for a literal, or ${SOMETHING_ELSE:-default}');
   });
 });

@@ -6,29 +6,18 @@ import { thrown as errorOf } from "../support/errors.js";
 
 const svc = (name: string, ...dependsOn: string[]) => serviceSpec(name, "process", { dependsOn });
 
-
 describe("dependency levels", () => {
   test("services without dependencies form level 0, in the topology's order", () => {
     expect(dependencyLevels([svc("c"), svc("a"), svc("b")])).toEqual([["c", "a", "b"]]);
   });
 
   test("each service sits one level after its deepest dependency", () => {
-    const levels = dependencyLevels([
-      svc("web", "api"),
-      svc("api", "db", "cache"),
-      svc("db"),
-      svc("cache", "db"),
-      svc("metrics"),
-    ]);
+    const levels = dependencyLevels([svc("web", "api"), svc("api", "db", "cache"), svc("db"), svc("cache", "db"), svc("metrics")]);
     expect(levels).toEqual([["db", "metrics"], ["cache"], ["api"], ["web"]]);
   });
 
   test("a diamond starts its shared dependency once, first", () => {
-    expect(dependencyLevels([svc("top", "left", "right"), svc("left", "base"), svc("right", "base"), svc("base")])).toEqual([
-      ["base"],
-      ["left", "right"],
-      ["top"],
-    ]);
+    expect(dependencyLevels([svc("top", "left", "right"), svc("left", "base"), svc("right", "base"), svc("base")])).toEqual([["base"], ["left", "right"], ["top"]]);
   });
 
   test("an empty topology has no levels", () => {

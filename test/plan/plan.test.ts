@@ -7,7 +7,6 @@ import { thrown as errorOf } from "../support/errors.js";
 
 const node = process.execPath;
 
-
 /** What every service is given about itself and the run. */
 const own = (name: string, port?: number) => ({
   ...(port !== undefined && { PORT: String(port) }),
@@ -151,21 +150,14 @@ describe("plan errors", () => {
   });
 
   test("a container's published port that collides with a process's port", () => {
-    const spec = topology(
-      serviceSpec("api", "process", { port: 8080 }),
-      serviceSpec("postgres", "docker", { port: 5432 }),
-    );
+    const spec = topology(serviceSpec("api", "process", { port: 8080 }), serviceSpec("postgres", "docker", { port: 5432 }));
     const error = errorOf(() => makePlan(spec, hostFacts({ hostPorts: { postgres: 8080 }, ips: { postgres: { containerIp: "172.30.0.2" } } })));
     expect(error.code).toBe("E_PORT_IN_USE");
     expect(error.message).toBe('Services "api" and "postgres" both want port 8080 on this host: give one of them another `port`, or `port: 0`');
   });
 
   test("the same port on different machines is no conflict", () => {
-    const spec = topology(
-      serviceSpec("api", "process", { port: 8080 }),
-      serviceSpec("cache", "remote_lan", { port: 8080 }),
-      serviceSpec("gen", "wireguard", { port: 8080 }),
-    );
+    const spec = topology(serviceSpec("api", "process", { port: 8080 }), serviceSpec("cache", "remote_lan", { port: 8080 }), serviceSpec("gen", "wireguard", { port: 8080 }));
     const facts = hostFacts({ ips: { cache: { lanIp: "192.168.50.10" }, gen: { meshIp: "10.42.0.2" } } });
     expect(Object.keys(makePlan(spec, facts).services)).toEqual(["api", "cache", "gen"]);
   });
@@ -244,9 +236,7 @@ describe("interpolation of env values and args", () => {
     const error = errorOf(() => plan({ env: { A: "${B}", B: "${C}", C: "x${A}" } }));
     expect(error.code).toBe("E_UNKNOWN_VARIABLE");
     expect(error.service).toBe("api");
-    expect(error.message).toBe(
-      'The env values of service "api" refer to each other in a loop: A -> B -> C -> A, and the host has no A to start from: give one of them a value without the others',
-    );
+    expect(error.message).toBe('The env values of service "api" refer to each other in a loop: A -> B -> C -> A, and the host has no A to start from: give one of them a value without the others');
   });
 
   test("an unknown variable in env is E_UNKNOWN_VARIABLE, with the field and a suggestion", () => {
@@ -259,9 +249,7 @@ describe("interpolation of env values and args", () => {
   test("an unknown variable in args names the argument", () => {
     const error = errorOf(() => plan({ args: ["--x", "${NOT_A_THING_AT_ALL}"] }));
     expect(error.code).toBe("E_UNKNOWN_VARIABLE");
-    expect(error.message).toBe(
-      '`args[1]` of service "api" uses ${NOT_A_THING_AT_ALL}, which is not defined; write $${NOT_A_THING_AT_ALL} for a literal, or ${NOT_A_THING_AT_ALL:-default}',
-    );
+    expect(error.message).toBe('`args[1]` of service "api" uses ${NOT_A_THING_AT_ALL}, which is not defined; write $${NOT_A_THING_AT_ALL} for a literal, or ${NOT_A_THING_AT_ALL:-default}');
   });
 
   test("a peer's variables are for peers: a service's own X_ADDR is unknown to it", () => {

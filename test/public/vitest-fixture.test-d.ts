@@ -21,10 +21,17 @@ describe("harnessFixture", () => {
   });
 
   test("takes a harness the factory started, and any scope", () => {
-    const worker = extend("started", { scope: "worker" }, harnessFixture(async () => Harness.builder().process("api", { binary: "node" }).start()));
+    const worker = extend(
+      "started",
+      { scope: "worker" },
+      harnessFixture(async () => Harness.builder().process("api", { binary: "node" }).start()),
+    );
     worker("typed", ({ started }) => {
       expectTypeOf(started.services.api.name).toEqualTypeOf<"api">();
     });
-    extend("perTest", harnessFixture(() => Harness.builder().process("api", { binary: "node" })));
+    extend(
+      "perTest",
+      harnessFixture(() => Harness.builder().process("api", { binary: "node" })),
+    );
   });
 });

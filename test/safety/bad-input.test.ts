@@ -81,7 +81,12 @@ const cases: Case[] = [
   { name: "service name with a space", code: "E_CONFIG", mentions: ['"my api"', "name"], make: (r) => p(r).process("my api", ok) },
   { name: "service name starting with a digit", code: "E_CONFIG", mentions: ['"1api"', "name"], make: (r) => p(r).process("1api", ok) },
   { name: "bad run id", code: "E_CONFIG", mentions: ["`runId`", "UPPER"], make: () => Harness.builder({ runId: "UPPER" }).process("api", ok) },
-  { name: "bad wireguardSubnet", code: "E_CONFIG", mentions: ["`network.wireguardSubnet`", "10.42.0.0/33"], make: (r) => Harness.builder({ runId: r, network: { wireguardSubnet: "10.42.0.0/33" } }).process("api", ok) },
+  {
+    name: "bad wireguardSubnet",
+    code: "E_CONFIG",
+    mentions: ["`network.wireguardSubnet`", "10.42.0.0/33"],
+    make: (r) => Harness.builder({ runId: r, network: { wireguardSubnet: "10.42.0.0/33" } }).process("api", ok),
+  },
   { name: "docker: both image and build", code: "E_CONFIG", mentions: ['"db"', "image", "build"], make: (r) => p(r).docker("db", { image: "x", build: { context: "." } } as never) },
   { name: "remoteLan: no host", code: "E_CONFIG", mentions: ['"edge"', "`host`"], make: (r) => p(r).remoteLan("edge", { binary: "/bin/true" } as never) },
   {
@@ -94,7 +99,12 @@ const cases: Case[] = [
   { name: "unknown key prot", code: "E_CONFIG", mentions: ['"api"', "`prot`", "did you mean `port`"], make: (r) => p(r).process("api", { ...ok, prot: 1 } as never) },
   { name: "unknown key dependOn", code: "E_CONFIG", mentions: ['"api"', "`dependOn`", "did you mean `dependsOn`"], make: (r) => p(r).process("api", { ...ok, dependOn: [] } as never) },
   { name: "unknown health kind htp", code: "E_CONFIG", mentions: ['"api"', "`health.htp`", "did you mean `http`"], make: (r) => p(r).process("api", { ...ok, health: { htp: "/" } as never }) },
-  { name: "unknown restart key", code: "E_CONFIG", mentions: ['"api"', "`restart.maxRetrys`", "did you mean `maxRetries`"], make: (r) => p(r).process("api", { ...ok, restart: { policy: "on-failure", maxRetrys: 1 } as never }) },
+  {
+    name: "unknown restart key",
+    code: "E_CONFIG",
+    mentions: ['"api"', "`restart.maxRetrys`", "did you mean `maxRetries`"],
+    make: (r) => p(r).process("api", { ...ok, restart: { policy: "on-failure", maxRetrys: 1 } as never }),
+  },
   { name: "unknown docker key imag", code: "E_CONFIG", mentions: ['"db"', "`imag`", "did you mean `image`"], make: (r) => p(r).docker("db", { imag: "x" } as never) },
   // The graph.
   { name: "depends on itself", code: "E_CONFIG", mentions: ['"api"', "`dependsOn[0]`"], make: (r) => p(r).process("api", { ...ok, dependsOn: ["api"] }) },
@@ -103,20 +113,44 @@ const cases: Case[] = [
     name: "dependency cycle",
     code: "E_DEPENDENCY_CYCLE",
     mentions: ["a -> b -> a", "dependsOn"],
-    make: (r) => p(r).process("a", { ...ok, dependsOn: ["b"] }).process("b", { ...ok, dependsOn: ["a"] }),
+    make: (r) =>
+      p(r)
+        .process("a", { ...ok, dependsOn: ["b"] })
+        .process("b", { ...ok, dependsOn: ["a"] }),
   },
-  { name: "duplicate name", code: "E_DUPLICATE_SERVICE", mentions: ['"api"', "twice"], make: (r) => p(r).process("api", ok).process("api" as never, ok) },
+  {
+    name: "duplicate name",
+    code: "E_DUPLICATE_SERVICE",
+    mentions: ['"api"', "twice"],
+    make: (r) =>
+      p(r)
+        .process("api", ok)
+        .process("api" as never, ok),
+  },
   { name: "names whose variables collide", code: "E_DUPLICATE_SERVICE", mentions: ['"api-x"', '"api_x"', "API_X_ADDR"], make: (r) => p(r).process("api-x", ok).process("api_x", ok) },
   { name: "unknown variable", code: "E_UNKNOWN_VARIABLE", mentions: ['"api"', "NOPE_NOT_SET"], make: (r) => p(r).process("api", { ...ok, env: { A: "${NOPE_NOT_SET}" } }) },
   // Ports.
   { name: "port taken on the host", code: "E_PORT_IN_USE", mentions: ['"api"', "`port: 0`", "already in use"], make: (r) => p(r).process("api", { ...ok, port: takenPort }) },
-  { name: "two services on one port", code: "E_PORT_IN_USE", mentions: ['"a"', '"b"', "both want port 40123"], make: (r) => p(r).process("a", { ...ok, port: 40_123 }).process("b", { ...ok, port: 40_123 }) },
+  {
+    name: "two services on one port",
+    code: "E_PORT_IN_USE",
+    mentions: ['"a"', '"b"', "both want port 40123"],
+    make: (r) =>
+      p(r)
+        .process("a", { ...ok, port: 40_123 })
+        .process("b", { ...ok, port: 40_123 }),
+  },
   // Binaries, images, packages.
   { name: "binary path missing", code: "E_BINARY_NOT_FOUND", mentions: ['"api"', "`binary`", "/nonexistent/server"], make: (r) => p(r).process("api", { binary: "/nonexistent/server", port: 0 }) },
   { name: "binary not on PATH", code: "E_BINARY_NOT_FOUND", mentions: ['"api"', "`binary`", "no-such-binary-xyz"], make: (r) => p(r).process("api", { binary: "no-such-binary-xyz", port: 0 }) },
   { name: "binary not executable", code: "E_BINARY_NOT_FOUND", mentions: ['"api"', "chmod +x"], make: (r) => p(r).process("api", { binary: path.join(tmp, "not-executable"), port: 0 }) },
   { name: "cwd missing", code: "E_BINARY_NOT_FOUND", mentions: ['"api"', "`cwd`"], make: (r) => p(r).process("api", { ...ok, cwd: "/nonexistent/dir" }) },
-  { name: "image missing, pull never", code: "E_IMAGE_NOT_FOUND", mentions: ['"db"', "meshbed-test/none:1", "pull"], make: (r) => p(r).docker("db", { image: "meshbed-test/none:1", pull: "never", port: 80 }) },
+  {
+    name: "image missing, pull never",
+    code: "E_IMAGE_NOT_FOUND",
+    mentions: ['"db"', "meshbed-test/none:1", "pull"],
+    make: (r) => p(r).docker("db", { image: "meshbed-test/none:1", pull: "never", port: 80 }),
+  },
   {
     name: "package file missing",
     code: "E_PACKAGE_INVALID",
@@ -139,11 +173,15 @@ const cases: Case[] = [
     name: "package manifest with an unknown field",
     code: "E_PACKAGE_INVALID",
     mentions: ['"edge"', "manifest.yaml", "`colour`"],
-    make: (r) =>
-      p(r).remoteLan("edge", { ...node(lab.node("b1")), package: tarball("badfield", { ...SCRIPTS, "manifest.yaml": "name: x\nversion: 1.0.0\nport: 1\ncolour: red\n" }) }),
+    make: (r) => p(r).remoteLan("edge", { ...node(lab.node("b1")), package: tarball("badfield", { ...SCRIPTS, "manifest.yaml": "name: x\nversion: 1.0.0\nport: 1\ncolour: red\n" }) }),
   },
   // Hosts.
-  { name: "remote binary missing", code: "E_BINARY_NOT_FOUND", mentions: ['"edge"', "`binary`", "/opt/none/server"], make: (r) => p(r).remoteLan("edge", { ...node(lab.node("b1")), binary: "/opt/none/server" }) },
+  {
+    name: "remote binary missing",
+    code: "E_BINARY_NOT_FOUND",
+    mentions: ['"edge"', "`binary`", "/opt/none/server"],
+    make: (r) => p(r).remoteLan("edge", { ...node(lab.node("b1")), binary: "/opt/none/server" }),
+  },
   {
     name: "unreachable host (a lab node whose sshd is stopped)",
     code: "E_SSH_CONNECT",
@@ -258,7 +296,12 @@ describe.skipIf(!ready)("bad input", () => {
     await new Promise((r) => holder.once("listening", r));
     takenPort = (holder.address() as net.AddressInfo).port;
     const { Lab } = await import("../../src/public/lab.js");
-    lab = await Lab.create({ nodes: [{ name: "b1", network: "lan" }, { name: "b2", network: "lan" }] });
+    lab = await Lab.create({
+      nodes: [
+        { name: "b1", network: "lan" },
+        { name: "b2", network: "lan" },
+      ],
+    });
     // b2 stays (its namespace, its address), but nothing listens there any more: an unreachable host.
     process.kill(lab.node("b2").sshdPid!, "SIGKILL");
   }, 180_000);

@@ -33,9 +33,7 @@ async function get(addr: string | undefined, path: string, ms = 2_000): Promise<
 /** What a container gets from `http://$VAR/whoami` (busybox wget, bounded). */
 function fromContainer(name: string, variable: string): Promise<string> {
   return new Promise((resolve) => {
-    execFile("docker", ["exec", name, "sh", "-c", `timeout 3 wget -q -O - "http://$${variable}/whoami" 2>&1 || echo failed`], { encoding: "utf8" }, (_e, stdout) =>
-      resolve(stdout.trim()),
-    );
+    execFile("docker", ["exec", name, "sh", "-c", `timeout 3 wget -q -O - "http://$${variable}/whoami" 2>&1 || echo failed`], { encoding: "utf8" }, (_e, stdout) => resolve(stdout.trim()));
   });
 }
 
@@ -49,14 +47,23 @@ describe("restart policy in the spec", () => {
   it("takes `restart:` from YAML (snake_case) and the builder, with defaults", () => {
     const spec = parseTopology(`services:\n  api:\n    restart:\n      policy: on-failure\n      max_retries: 5\n    target:\n      process:\n        binary: ${NODE}\n`);
     expect(spec.services[0]!.restart).toEqual({ policy: "on-failure", maxRetries: 5, backoffMs: 200 });
-    const built = Harness.builder().process("api", { binary: NODE, restart: { policy: "on-failure" } }).toSpec();
+    const built = Harness.builder()
+      .process("api", { binary: NODE, restart: { policy: "on-failure" } })
+      .toSpec();
     expect(built.services[0]!.restart).toEqual({ policy: "on-failure", maxRetries: 3, backoffMs: 200 });
-    expect(Harness.builder().process("api", { binary: NODE, restart: { policy: "no" } }).toSpec().services[0]!.restart).toBeUndefined();
+    expect(
+      Harness.builder()
+        .process("api", { binary: NODE, restart: { policy: "no" } })
+        .toSpec().services[0]!.restart,
+    ).toBeUndefined();
   });
 });
 
 describe.skipIf(!ready)("faults", () => {
-  const labOf = labForSuite([{ name: "f1", network: "lan" }, { name: "f2", network: "lan" }]);
+  const labOf = labForSuite([
+    { name: "f1", network: "lan" },
+    { name: "f2", network: "lan" },
+  ]);
   let image: string;
   const started: Harness[] = [];
 
@@ -139,7 +146,15 @@ describe.skipIf(!ready)("faults", () => {
     const { port, addr } = harness.services.p;
     const first = (await harness.services.p.status()).pid!;
     process.kill(-first, "SIGKILL");
-    await expect.poll(async () => { const st = await harness.services.p.status(); return `${st.state} ${st.restarts}`; }, { timeout: 10_000 }).toBe("healthy 1");
+    await expect
+      .poll(
+        async () => {
+          const st = await harness.services.p.status();
+          return `${st.state} ${st.restarts}`;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe("healthy 1");
     const status = await harness.services.p.status();
     expect(status.pid).not.toBe(first);
     expect(status.restarts).toBe(1);
@@ -169,7 +184,15 @@ describe.skipIf(!ready)("faults", () => {
     // (The lab's nodes share the host's pid namespace: the node's group is signalled from here.)
     process.kill(-before.r!, "SIGKILL");
     for (const name of ["c", "r"] as const) {
-      await expect.poll(async () => { const st = await harness.services[name].status(); return `${st.state} ${st.restarts}`; }, { timeout: 15_000, message: events.join("; ") }).toBe("healthy 1");
+      await expect
+        .poll(
+          async () => {
+            const st = await harness.services[name].status();
+            return `${st.state} ${st.restarts}`;
+          },
+          { timeout: 15_000, message: events.join("; ") },
+        )
+        .toBe("healthy 1");
       expect(await get(harness.services[name].addr, "/whoami")).toBe(name);
     }
     expect((await harness.services.c.status()).containerId).not.toBe(before.c);

@@ -50,7 +50,10 @@ const HOSTILE = `$(touch /tmp/pwned-dollar) \`touch /tmp/pwned-tick\` '"; touch 
 const PWNED = /^pwned-/;
 
 describe.skipIf(!ready)("security", () => {
-  const labOf = labForSuite([{ name: "s1", network: "lan" }, { name: "s2", network: "lan", user: "mbsec" }]);
+  const labOf = labForSuite([
+    { name: "s1", network: "lan" },
+    { name: "s2", network: "lan", user: "mbsec" },
+  ]);
   let image: string;
   const started: Harness[] = [];
 
@@ -76,7 +79,10 @@ describe.skipIf(!ready)("security", () => {
     // The lab's client key, as the ssh options point at it.
     expect(fs.statSync(labOf().node("s1").identityFile).mode & 0o777).toBe(0o600);
 
-    for (const [node, service] of [["s1", "r"], ["s2", "u"]] as const) {
+    for (const [node, service] of [
+      ["s1", "r"],
+      ["s2", "u"],
+    ] as const) {
       const dir = `/opt/harness/${service}`;
       const stat = await labOf().exec(node, ["stat", "-c", "%a %U %n", dir, `${dir}/service.env`]);
       const [dirLine, envLine] = stat.stdout.trim().split("\n");
@@ -157,7 +163,9 @@ describe.skipIf(!ready)("security", () => {
       const ssh = { port: n1.port, identityFile: n1.identityFile };
       const runId = testRunId("sk");
       await expect(
-        Harness.builder({ runId }).remoteLan("r", { host: n1.host, user: n1.user, binary: NODE, args: [SERVER], port: 8100, ssh }).start(),
+        Harness.builder({ runId })
+          .remoteLan("r", { host: n1.host, user: n1.user, binary: NODE, args: [SERVER], port: 8100, ssh })
+          .start(),
       ).rejects.toMatchObject({ code: "E_SSH_HOST_KEY", message: expect.stringContaining('"r"') });
       expect(fs.existsSync(stateDirOf(runId))).toBe(false);
       // Refused, and not learnt either.

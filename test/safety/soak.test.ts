@@ -63,7 +63,9 @@ async function snapshot(lab: Lab, bridges: Set<string>) {
     runProcesses: runProcesses(),
     containers: containers.filter((c) => c.Names.some((n) => n.startsWith(`/mb-${PREFIX}`))).length,
     networks: networks.filter((n) => n.Name.startsWith(`mb-${PREFIX}`)).length,
-    namespaces: execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(lab.id) || l.includes(PREFIX)).length,
+    namespaces: execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+      .split("\n")
+      .filter((l) => l.includes(lab.id) || l.includes(PREFIX)).length,
     // The runs' bridges, and any veth still enslaved to one.
     interfaces: links.filter((l) => [...bridges].some((b) => l.includes(`: ${b}:`) || l.includes(`master ${b} `))).length,
     allInterfaces: links.length,

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { HarnessError } from "../../src/errors.js";
 import type { Lab, LabNode } from "../../src/public/lab.js";
-import { type SshConnection } from "../../src/ssh/ssh-connection.js";
+import type { SshConnection } from "../../src/ssh/ssh-connection.js";
 import { resolveDestination } from "../../src/ssh/ssh-destination.js";
 import type { SshOptions } from "../../src/runtimes/ssh/ssh-options.js";
 import { SshPool } from "../../src/ssh/ssh-pool.js";
@@ -101,7 +101,10 @@ describe.skipIf(!labAvailable())("the SSH layer against real sshd", () => {
     fs.writeFileSync(known, `${node.host} ${impostor}\n`);
     for (const strict of ["yes", "accept-new"] as const) {
       const c = connect(node, { ...node.ssh, knownHostsFile: known, strictHostKeyChecking: strict });
-      const error = await c.connect().then(() => undefined, (e: unknown) => e);
+      const error = await c.connect().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(HarnessError);
       expect((error as HarnessError).code).toBe("E_SSH_HOST_KEY");
       expect((error as Error).message).toContain(`host key of ${node.host}:22 has CHANGED`);
@@ -130,7 +133,10 @@ describe.skipIf(!labAvailable())("the SSH layer against real sshd", () => {
     const wrong = path.join(tmp, "wrong_key");
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "the-wrong-one", "-f", wrong]);
     const c = connect(node, { ...node.ssh, identityFile: wrong });
-    const error = (await c.connect().then(() => undefined, (e: unknown) => e)) as HarnessError;
+    const error = (await c.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as HarnessError;
     expect(error.code).toBe("E_SSH_AUTH");
     expect(error.message).toContain(`SSH login to mbuser@${node.host} was refused`);
     expect(error.message).toContain(`tried key ${wrong} (ED25519 SHA256:`);

@@ -27,7 +27,6 @@ afterEach(() => {
   for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
 });
 
-
 async function startChild(runId: string, mode: "wait" | "exit"): Promise<{ child: ChildProcess; web: number }> {
   const c = spawn(process.execPath, ["--import", "tsx", child], {
     env: { ...process.env, RUN_ID: runId, IMAGE: image, CHILD_MODE: mode },

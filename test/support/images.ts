@@ -69,7 +69,10 @@ export function testDocker(): Docker {
 export async function dockerAvailable(): Promise<boolean> {
   const answers = await testDocker()
     .ping()
-    .then(() => true, () => false);
+    .then(
+      () => true,
+      () => false,
+    );
   return (
     prerequisite("a Docker engine", answers, "Run `bash scripts/system/docker.sh` (as root) to install and start dockerd") &&
     prerequisite("busybox-static", fs.existsSync(BUSYBOX), "apt-get install busybox-static (scripts/system/docker.sh does)")
@@ -88,12 +91,7 @@ export function busyboxImage(): Promise<string> {
       fs.writeFileSync(path.join(dir, "serve"), SERVE, { mode: 0o755 });
       fs.writeFileSync(path.join(dir, "call"), CALL, { mode: 0o755 });
       fs.writeFileSync(path.join(dir, "Dockerfile"), DOCKERFILE);
-      await buildImage(
-        docker,
-        { context: dir, dockerfile: "Dockerfile", tag: BUSYBOX_IMAGE, labels: { [TEST_IMAGE_LABEL]: "busybox" } },
-        "test-image",
-        AbortSignal.timeout(120_000),
-      );
+      await buildImage(docker, { context: dir, dockerfile: "Dockerfile", tag: BUSYBOX_IMAGE, labels: { [TEST_IMAGE_LABEL]: "busybox" } }, "test-image", AbortSignal.timeout(120_000));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -106,16 +104,8 @@ export function busyboxImage(): Promise<string> {
 export async function leftovers(runId: string): Promise<string[]> {
   const docker = testDocker();
   const filters = { label: [`meshbed.run=${runId}`] };
-  const [containers, networks, images] = await Promise.all([
-    docker.listContainers({ all: true, filters }),
-    docker.listNetworks({ filters }),
-    docker.listImages({ filters }),
-  ]);
-  return [
-    ...containers.map((c) => `container ${c.Names[0]}`),
-    ...networks.map((n) => `network ${n.Name}`),
-    ...images.map((i) => `image ${i.RepoTags?.[0] ?? i.Id}`),
-  ];
+  const [containers, networks, images] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters }), docker.listImages({ filters })]);
+  return [...containers.map((c) => `container ${c.Names[0]}`), ...networks.map((n) => `network ${n.Name}`), ...images.map((i) => `image ${i.RepoTags?.[0] ?? i.Id}`)];
 }
 
 /** A run id of its own for each test, so that what it leaves behind can be found by label. */

@@ -14,10 +14,7 @@ describe("builder types", () => {
   });
 
   test("harness.services has a typed handle for each service", async () => {
-    const harness = await Harness.builder()
-      .process("api", { binary: node, port: 0 })
-      .process("api-server", { binary: node })
-      .start();
+    const harness = await Harness.builder().process("api", { binary: node, port: 0 }).process("api-server", { binary: node }).start();
     expectTypeOf(harness.services.api).toEqualTypeOf<ServiceHandle<"api">>();
     expectTypeOf(harness.services["api-server"]).toEqualTypeOf<ServiceHandle<"api-server">>();
     expectTypeOf(harness.services.api.name).toEqualTypeOf<"api">();

@@ -110,7 +110,9 @@ describe("the builder is immutable", () => {
   });
 
   test("dependsOn keeps one entry per service, in order", () => {
-    const service = Harness.builder().process("api", { binary: node, dependsOn: ["db", "cache", "db"] }).toSpec().services[0]!;
+    const service = Harness.builder()
+      .process("api", { binary: node, dependsOn: ["db", "cache", "db"] })
+      .toSpec().services[0]!;
     expect(service.dependsOn).toEqual(["db", "cache"]);
   });
 
@@ -143,14 +145,8 @@ describe("options are validated at the builder call, before any side effect", ()
     [{ binary: node, env: "A=1" }, 'Expected `env` of service "api" to be an object of string values, got `"A=1"` (string)'],
     [{ binary: node, env: { A: { b: 1 } } }, 'Expected `env.A` of service "api" to be a string, got an object'],
     [{ binary: node, env: { A: undefined } }, 'Expected `env.A` of service "api" to be a string, got nothing'],
-    [
-      { binary: node, env: { "1A": "x" } },
-      'Expected the name of `env.1A` of service "api" to be a variable name (letters, digits, _), got `"1A"` (string)',
-    ],
-    [
-      { binary: node, env: { "A-B": "x" } },
-      'Expected the name of `env.A-B` of service "api" to be a variable name (letters, digits, _), got `"A-B"` (string)',
-    ],
+    [{ binary: node, env: { "1A": "x" } }, 'Expected the name of `env.1A` of service "api" to be a variable name (letters, digits, _), got `"1A"` (string)'],
+    [{ binary: node, env: { "A-B": "x" } }, 'Expected the name of `env.A-B` of service "api" to be a variable name (letters, digits, _), got `"A-B"` (string)'],
     [{ binary: node, dependsOn: "db" }, 'Expected `dependsOn` of service "api" to be an array of strings, got `"db"` (string)'],
     [{ binary: node, dependsOn: [""] }, 'Expected `dependsOn[0]` of service "api" to be a non-empty string, got `""` (string)'],
     [{ binary: node, startTimeoutMs: 0 }, 'Expected `startTimeoutMs` of service "api" to be an integer from 1 to 86400000, got `0` (number)'],
@@ -165,12 +161,8 @@ describe("options are validated at the builder call, before any side effect", ()
   });
 
   test("options that are not an object are refused", () => {
-    expect(errorOf(() => api(null as unknown as Record<string, unknown>)).message).toBe(
-      'Expected the options of service "api" to be an object, got `null`',
-    );
-    expect(errorOf(() => api([] as unknown as Record<string, unknown>)).message).toBe(
-      'Expected the options of service "api" to be an object, got an array',
-    );
+    expect(errorOf(() => api(null as unknown as Record<string, unknown>)).message).toBe('Expected the options of service "api" to be an object, got `null`');
+    expect(errorOf(() => api([] as unknown as Record<string, unknown>)).message).toBe('Expected the options of service "api" to be an object, got an array');
   });
 
   test("a long value is shortened in the message", () => {
@@ -180,9 +172,7 @@ describe("options are validated at the builder call, before any side effect", ()
 
   test("a service cannot depend on itself", () => {
     const error = errorOf(() => Harness.builder().process("api", { binary: node, dependsOn: ["db", "api"] }));
-    expect(error.message).toBe(
-      'Expected `dependsOn[1]` of service "api" to be another service (a service cannot depend on itself), got `"api"` (string)',
-    );
+    expect(error.message).toBe('Expected `dependsOn[1]` of service "api" to be another service (a service cannot depend on itself), got `"api"` (string)');
     expect(error.code).toBe("E_CONFIG");
     expect(error.service).toBe("api");
   });
@@ -258,17 +248,13 @@ describe("unknown options", () => {
 
   test("a key like none of them lists the known ones", () => {
     const error = errorOf(() => api({ binary: node, image: "postgres:14" }));
-    expect(error.message).toBe(
-      'Unknown option `image` of service "api"; known options: port, env, dependsOn, health, startTimeoutMs, stopTimeoutMs, restart, binary, args, cwd, inheritEnv',
-    );
+    expect(error.message).toBe('Unknown option `image` of service "api"; known options: port, env, dependsOn, health, startTimeoutMs, stopTimeoutMs, restart, binary, args, cwd, inheritEnv');
   });
 
   test("unknown harness options are refused with a suggestion", () => {
     expect(errorOf(() => Harness.builder({ runid: "x" } as never)).message).toBe("Unknown option `runid`: did you mean `runId`?");
     expect(errorOf(() => Harness.builder({ netwrok: {} } as never)).message).toBe("Unknown option `netwrok`: did you mean `network`?");
-    expect(errorOf(() => Harness.builder({ network: { wireguardSubnt: "10.0.0.0/8" } } as never)).message).toBe(
-      "Unknown option `network.wireguardSubnt`: did you mean `wireguardSubnet`?",
-    );
+    expect(errorOf(() => Harness.builder({ network: { wireguardSubnt: "10.0.0.0/8" } } as never)).message).toBe("Unknown option `network.wireguardSubnt`: did you mean `wireguardSubnet`?");
   });
 });
 
@@ -289,14 +275,8 @@ describe("harness options", () => {
     [{ runId: "-a" }, 'Expected `runId` to be 1 to 16 lowercase letters, digits or `-`, got `"-a"` (string)'],
     [{ runId: "" }, 'Expected `runId` to be a non-empty string, got `""` (string)'],
     [{ stateDir: 5 }, "Expected `stateDir` to be a non-empty string, got `5` (number)"],
-    [
-      { network: { wireguardSubnet: "10.42.0.0/33" } },
-      'Expected `network.wireguardSubnet` to be an IPv4 subnet such as "10.42.0.0/16", got `"10.42.0.0/33"` (string)',
-    ],
-    [
-      { network: { wireguardSubnet: "300.42.0.0/16" } },
-      'Expected `network.wireguardSubnet` to be an IPv4 subnet such as "10.42.0.0/16", got `"300.42.0.0/16"` (string)',
-    ],
+    [{ network: { wireguardSubnet: "10.42.0.0/33" } }, 'Expected `network.wireguardSubnet` to be an IPv4 subnet such as "10.42.0.0/16", got `"10.42.0.0/33"` (string)'],
+    [{ network: { wireguardSubnet: "300.42.0.0/16" } }, 'Expected `network.wireguardSubnet` to be an IPv4 subnet such as "10.42.0.0/16", got `"300.42.0.0/16"` (string)'],
     [{ network: { hubEndpoint: "1.2.3.4" } }, 'Expected `network.hubEndpoint` to be a "host:port" endpoint, got `"1.2.3.4"` (string)'],
     [{ network: { dnsPort: 0 } }, "Expected `network.dnsPort` to be an integer from 1 to 65535, got `0` (number)"],
     [{ network: "wg" }, 'Expected `network` to be an object, got `"wg"` (string)'],
@@ -309,9 +289,7 @@ describe("harness options", () => {
 
   test("withOptions validates too", () => {
     const builder = Harness.builder().process("api", { binary: node });
-    expect(errorOf(() => builder.withOptions({ runId: "NO" })).message).toBe(
-      'Expected `runId` to be 1 to 16 lowercase letters, digits or `-`, got `"NO"` (string)',
-    );
+    expect(errorOf(() => builder.withOptions({ runId: "NO" })).message).toBe('Expected `runId` to be 1 to 16 lowercase letters, digits or `-`, got `"NO"` (string)');
   });
 });
 

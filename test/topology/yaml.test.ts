@@ -110,9 +110,7 @@ services:
   });
 
   test("port, env and health may sit inside the target block, as the ADR writes env", () => {
-    const spec = parseTopology(
-      api("", "        binary: /usr/bin/api\n        port: 9000\n        env: { A: '1' }\n        health: { tcp: true }\n"),
-    );
+    const spec = parseTopology(api("", "        binary: /usr/bin/api\n        port: 9000\n        env: { A: '1' }\n        health: { tcp: true }\n"));
     expect(spec.services[0]).toMatchObject({ port: 9000, env: { A: "1" }, health: { tcp: true } });
   });
 
@@ -140,74 +138,26 @@ services:
 
 describe("errors report the path of the bad field", () => {
   test.each([
-    [
-      api("", "        binary: 5\n"),
-      'Expected `binary` of service "api" to be a non-empty string, got `5` (number) (at services.api.target.process.binary)',
-    ],
-    [
-      api("", "        args: [--x]\n"),
-      'Expected `binary` of service "api" to be a non-empty string, got nothing (at services.api.target.process.binary)',
-    ],
-    [
-      api("    port: -1\n"),
-      'Expected `port` of service "api" to be an integer from 0 to 65535, got `-1` (number) (at services.api.port)',
-    ],
-    [
-      api("", "        binary: x\n        port: 70000\n"),
-      'Expected `port` of service "api" to be an integer from 0 to 65535, got `70000` (number) (at services.api.target.process.port)',
-    ],
-    [
-      api("", "        binary: x\n        args: [a, { b: 1 }]\n"),
-      'Expected `args[1]` of service "api" to be a string, got an object (at services.api.target.process.args[1])',
-    ],
-    [
-      api("", "        binary: x\n        inherit_env: maybe\n"),
-      'Expected `inheritEnv` of service "api" to be true or false, got `"maybe"` (string) (at services.api.target.process.inherit_env)',
-    ],
-    [
-      api("    health: { http: health }\n"),
-      'Expected `health.http` of service "api" to be a path starting with "/", got `"health"` (string) (at services.api.health.http)',
-    ],
-    [
-      api("    health: { log_line: '' }\n"),
-      'Expected `health.logLine` of service "api" to be a non-empty string, got `""` (string) (at services.api.health.log_line)',
-    ],
-    [
-      api("    health: { http: /h, status: [200, 99] }\n"),
-      'Expected `health.status[1]` of service "api" to be an integer from 100 to 599, got `99` (number) (at services.api.health.status[1])',
-    ],
+    [api("", "        binary: 5\n"), 'Expected `binary` of service "api" to be a non-empty string, got `5` (number) (at services.api.target.process.binary)'],
+    [api("", "        args: [--x]\n"), 'Expected `binary` of service "api" to be a non-empty string, got nothing (at services.api.target.process.binary)'],
+    [api("    port: -1\n"), 'Expected `port` of service "api" to be an integer from 0 to 65535, got `-1` (number) (at services.api.port)'],
+    [api("", "        binary: x\n        port: 70000\n"), 'Expected `port` of service "api" to be an integer from 0 to 65535, got `70000` (number) (at services.api.target.process.port)'],
+    [api("", "        binary: x\n        args: [a, { b: 1 }]\n"), 'Expected `args[1]` of service "api" to be a string, got an object (at services.api.target.process.args[1])'],
+    [api("", "        binary: x\n        inherit_env: maybe\n"), 'Expected `inheritEnv` of service "api" to be true or false, got `"maybe"` (string) (at services.api.target.process.inherit_env)'],
+    [api("    health: { http: health }\n"), 'Expected `health.http` of service "api" to be a path starting with "/", got `"health"` (string) (at services.api.health.http)'],
+    [api("    health: { log_line: '' }\n"), 'Expected `health.logLine` of service "api" to be a non-empty string, got `""` (string) (at services.api.health.log_line)'],
+    [api("    health: { http: /h, status: [200, 99] }\n"), 'Expected `health.status[1]` of service "api" to be an integer from 100 to 599, got `99` (number) (at services.api.health.status[1])'],
     [
       api("    depends_on: [db, api]\n"),
       'Expected `dependsOn[1]` of service "api" to be another service (a service cannot depend on itself), got `"api"` (string) (at services.api.depends_on[1])',
     ],
-    [
-      api("    start_timeout_ms: 0\n"),
-      'Expected `startTimeoutMs` of service "api" to be an integer from 1 to 86400000, got `0` (number) (at services.api.start_timeout_ms)',
-    ],
-    [
-      api("    env: { A: [1] }\n"),
-      'Expected `env.A` of service "api" to be a string, got an array (at services.api.env.A)',
-    ],
-    [
-      api("    config: { Weird_Name: { a: 1 } }\n"),
-      'Expected `env.Weird_Name` of service "api" to be a string, got an object (at services.api.config.Weird_Name)',
-    ],
-    [
-      api("", "        binary: x\n        env: { B: [1] }\n"),
-      'Expected `env.B` of service "api" to be a string, got an array (at services.api.target.process.env.B)',
-    ],
-    [
-      api("    env: { 1A: x }\n"),
-      'Expected the name of `env.1A` of service "api" to be a variable name (letters, digits, _), got `"1A"` (string) (at services.api.env.1A)',
-    ],
-    [
-      api("    env: just-a-string\n"),
-      'Expected `env` of service "api" to be an object of string values, got `"just-a-string"` (string) (at services.api.env)',
-    ],
-    [
-      api("    config: [1, 2]\n"),
-      'Expected `env` of service "api" to be an object of string values, got an array (at services.api.config)',
-    ],
+    [api("    start_timeout_ms: 0\n"), 'Expected `startTimeoutMs` of service "api" to be an integer from 1 to 86400000, got `0` (number) (at services.api.start_timeout_ms)'],
+    [api("    env: { A: [1] }\n"), 'Expected `env.A` of service "api" to be a string, got an array (at services.api.env.A)'],
+    [api("    config: { Weird_Name: { a: 1 } }\n"), 'Expected `env.Weird_Name` of service "api" to be a string, got an object (at services.api.config.Weird_Name)'],
+    [api("", "        binary: x\n        env: { B: [1] }\n"), 'Expected `env.B` of service "api" to be a string, got an array (at services.api.target.process.env.B)'],
+    [api("    env: { 1A: x }\n"), 'Expected the name of `env.1A` of service "api" to be a variable name (letters, digits, _), got `"1A"` (string) (at services.api.env.1A)'],
+    [api("    env: just-a-string\n"), 'Expected `env` of service "api" to be an object of string values, got `"just-a-string"` (string) (at services.api.env)'],
+    [api("    config: [1, 2]\n"), 'Expected `env` of service "api" to be an object of string values, got an array (at services.api.config)'],
   ])("%#: %s", (text, message) => {
     const error = errorOf(text);
     expect(error.message).toBe(message);
@@ -217,12 +167,8 @@ describe("errors report the path of the bad field", () => {
 
   test("network options, in the file's snake_case", () => {
     const error = errorOf(`network:\n  wireguard_subnet: 10.42.0.0/40\n${api()}`);
-    expect(error.message).toBe(
-      'Expected `network.wireguardSubnet` to be an IPv4 subnet such as "10.42.0.0/16", got `"10.42.0.0/40"` (string) (at network.wireguard_subnet)',
-    );
-    expect(errorOf(`network:\n  dns_port: 0\n${api()}`).message).toBe(
-      "Expected `network.dnsPort` to be an integer from 1 to 65535, got `0` (number) (at network.dns_port)",
-    );
+    expect(error.message).toBe('Expected `network.wireguardSubnet` to be an IPv4 subnet such as "10.42.0.0/16", got `"10.42.0.0/40"` (string) (at network.wireguard_subnet)');
+    expect(errorOf(`network:\n  dns_port: 0\n${api()}`).message).toBe("Expected `network.dnsPort` to be an integer from 1 to 65535, got `0` (number) (at network.dns_port)");
   });
 
   test("a bad service name", () => {
@@ -261,7 +207,10 @@ describe("unknown keys, with did-you-mean", () => {
       `services:\n  api:\n    target: { procss: { binary: x } }\n`,
       'Expected `target` of service "api" to have exactly one of process, docker, remote_lan, wireguard, got `procss`: did you mean `process`? (at services.api.target.procss)',
     ],
-    [api("    image: postgres\n"), 'Unknown key `image` in service "api"; known keys: target, port, env, config, depends_on, health, start_timeout_ms, stop_timeout_ms, restart (at services.api.image)'],
+    [
+      api("    image: postgres\n"),
+      'Unknown key `image` in service "api"; known keys: target, port, env, config, depends_on, health, start_timeout_ms, stop_timeout_ms, restart (at services.api.image)',
+    ],
   ])("%#: %s", (text, message) => {
     const error = errorOf(text);
     expect(error.code).toBe("E_YAML");
@@ -308,11 +257,7 @@ describe("invalid YAML", () => {
     ["services:\n  api:\n\tport: 1\n", "3:1", "Tabs are not allowed as indentation"],
     ['services:\n  api:\n    target: "unterminated\n', "4:1", 'Missing closing "quote'],
     // A service defined twice is a key defined twice: YAML itself refuses it, at the second one.
-    [
-      "services:\n  api:\n    target: { process: { binary: x } }\n  api:\n    target: { process: { binary: y } }\n",
-      "4:3",
-      "Map keys must be unique",
-    ],
+    ["services:\n  api:\n    target: { process: { binary: x } }\n  api:\n    target: { process: { binary: y } }\n", "4:3", "Map keys must be unique"],
   ])("%j is reported at %s", (text, position, reason) => {
     const error = errorOf(text);
     expect(error.code).toBe("E_YAML");

@@ -17,10 +17,10 @@ export function checkHostFiles(service: string, files: Readonly<Record<string, C
     const full = path.resolve(file.path);
     const stat = fs.statSync(full, { throwIfNoEntry: false });
     if (!stat?.isFile()) {
-      throw new StartError(
-        `The file ${full} that service "${service}" copies to ${target} ${stat ? "is not a regular file" : "does not exist"}: fix \`files["${target}"].path\``,
-        { code: "E_CONFIG", service },
-      );
+      throw new StartError(`The file ${full} that service "${service}" copies to ${target} ${stat ? "is not a regular file" : "does not exist"}: fix \`files["${target}"].path\``, {
+        code: "E_CONFIG",
+        service,
+      });
     }
   }
 }

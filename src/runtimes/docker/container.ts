@@ -223,10 +223,11 @@ function createFailed(service: string, error: unknown): StartError {
 function startFailed(service: PlannedService, error: unknown): StartError {
   const why = engineMessage(error);
   if (/port is already allocated|address already in use/i.test(why)) {
-    return new StartError(
-      `A port that service "${service.name}" publishes is already in use on this host (${why}): stop what holds it, or publish another port`,
-      { code: "E_PORT_IN_USE", service: service.name, cause: error },
-    );
+    return new StartError(`A port that service "${service.name}" publishes is already in use on this host (${why}): stop what holds it, or publish another port`, {
+      code: "E_PORT_IN_USE",
+      service: service.name,
+      cause: error,
+    });
   }
   return new StartError(`The container of service "${service.name}" did not start: ${why}`, {
     code: "E_SPAWN_FAILED",
@@ -242,7 +243,10 @@ async function waitExit(container: Docker.Container): Promise<ExitInfo> {
     const result = (await container.wait({ condition: "not-running" })) as { StatusCode?: number };
     return { code: result.StatusCode ?? null, signal: null };
   } catch {
-    const state = await container.inspect().then((i) => i.State, () => undefined);
+    const state = await container.inspect().then(
+      (i) => i.State,
+      () => undefined,
+    );
     return { code: state?.ExitCode ?? null, signal: null };
   }
 }

@@ -29,10 +29,10 @@ export function resolveBinary(binary: string, cwd: string, envPath: string | und
       return full;
     }
   }
-  throw new StartError(
-    `The binary "${binary}" of service "${service}" is not on PATH (${dirs.join(":") || "PATH is empty"}): install it, or give its full path in \`binary\``,
-    { code: "E_BINARY_NOT_FOUND", service },
-  );
+  throw new StartError(`The binary "${binary}" of service "${service}" is not on PATH (${dirs.join(":") || "PATH is empty"}): install it, or give its full path in \`binary\``, {
+    code: "E_BINARY_NOT_FOUND",
+    service,
+  });
 }
 
 function checkExecutable(file: string, service: string): void {

@@ -29,12 +29,7 @@ const HEALTH_ATTEMPT_MS = 5_000;
  * file (0600), starts the binary or the package's start.sh in a process group of its own, and
  * streams its logs back until it ends. Every resource is recorded in the run state as it is made.
  */
-export async function startRemoteService(
-  service: PlannedService,
-  context: RuntimeContext,
-  connection: SshConnection,
-  pkg: ServicePackage | undefined,
-): Promise<RunningService> {
+export async function startRemoteService(service: PlannedService, context: RuntimeContext, connection: SshConnection, pkg: ServicePackage | undefined): Promise<RunningService> {
   const target = targetOptions(service.spec, "remote_lan", "wireguard");
   const dir = path.posix.join(target.remoteRoot, service.name);
   const kind = pkg ? "package" : "binary";
@@ -189,4 +184,3 @@ function exitInfo(status: string | undefined): ExitInfo {
   }
   return { code, signal: null };
 }
-

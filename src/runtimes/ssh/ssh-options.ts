@@ -101,11 +101,7 @@ export function validateSshOptions(value: unknown, at: At): SshOptions {
   if (!isPlainObject(value)) expected(at, "an object", value);
   // OpenSSH's spelling (`IdentityFile`) and YAML's (`identity_file`) mean the same option.
   const canonical = new Map(SSH_KEYS.map((k) => [k.toLowerCase(), k]));
-  const o = object(
-    Object.fromEntries(Object.entries(value).map(([k, v]) => [canonical.get(k.replace(/_/g, "").toLowerCase()) ?? k, v])),
-    at,
-    SSH_KEYS,
-  );
+  const o = object(Object.fromEntries(Object.entries(value).map(([k, v]) => [canonical.get(k.replace(/_/g, "").toLowerCase()) ?? k, v])), at, SSH_KEYS);
   const result: SshOptions = {};
   if (o.port !== undefined) result.port = integer(o.port, at.child("port"), 1, 65535);
   for (const key of ["identityFile", "privateKey", "knownHostsFile", "configFile", "proxyJump"] as const) {

@@ -27,10 +27,7 @@ export async function reapRemote(run: RunRecord, resources: readonly Resource[])
       const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
       try {
         const dir = String(resource.dir ?? resource.path);
-        const command =
-          resource.kind === "remote-process"
-            ? reapProcessCommand(dir, Number(resource.pgid))
-            : `${abandonRunCommand(dir, run.runId)}\n${removeDirCommand(dir, run.runId)}`;
+        const command = resource.kind === "remote-process" ? reapProcessCommand(dir, Number(resource.pgid)) : `${abandonRunCommand(dir, run.runId)}\n${removeDirCommand(dir, run.runId)}`;
         const result = await connection.run(command);
         if (result.code !== 0) errors.push(`${resource.kind} ${resource.id}: ${result.stderr.trim() || `exit ${result.code}`}`);
       } catch (error) {
@@ -40,6 +37,7 @@ export async function reapRemote(run: RunRecord, resources: readonly Resource[])
       }
     }
   } finally {
+    // biome-ignore lint/correctness/noUnsafeFinally: on purpose: the failures of every node, whatever ended the loop
     if (errors.length > 0) throw new Error(errors.join("; "));
   }
 }

@@ -51,10 +51,7 @@ describe.skipIf(!ready)("docker: real connections, made with the injected addres
   });
 
   it("container → container: the peer's fixed IP on the run network", async () => {
-    const harness = await Harness.builder({ runId: testRunId() })
-      .docker("store", { image, port: 9000 })
-      .docker("front", { image, port: 0 })
-      .start();
+    const harness = await Harness.builder({ runId: testRunId() }).docker("store", { image, port: 9000 }).docker("front", { image, port: 0 }).start();
     started.push(harness);
     const storeAddr = harness.envFor("front").STORE_ADDR!;
     expect(storeAddr).toBe(harness.services.store.addresses.container);

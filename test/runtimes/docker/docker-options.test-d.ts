@@ -3,12 +3,16 @@ import { Harness, type HarnessBuilder, type ServiceHandle } from "../../../src/p
 
 describe("docker builder types", () => {
   test(".docker grows the builder's type like .process", () => {
-    const builder = Harness.builder().docker("db", { image: "postgres:14", port: 5432 }).process("api", { binary: "node", dependsOn: ["db"] });
+    const builder = Harness.builder()
+      .docker("db", { image: "postgres:14", port: 5432 })
+      .process("api", { binary: "node", dependsOn: ["db"] });
     expectTypeOf(builder).toEqualTypeOf<HarnessBuilder<{} & { db: "docker" } & { api: "process" }>>();
   });
 
   test("a started container has a typed handle", async () => {
-    const harness = await Harness.builder().docker("db", { build: { context: "./db" } }).start();
+    const harness = await Harness.builder()
+      .docker("db", { build: { context: "./db" } })
+      .start();
     expectTypeOf(harness.services.db).toEqualTypeOf<ServiceHandle<"db">>();
   });
 

@@ -61,9 +61,7 @@ describe("docker: options are checked where they are given", () => {
 
   it("reports a bad YAML field by its path", async () => {
     const { parseTopology } = await import("../../../src/public/index.js");
-    expect(() => parseTopology("services:\n  db:\n    target:\n      docker:\n        image: x\n        pull: sometimes\n")).toThrow(
-      /services\.db\.target\.docker\.pull/,
-    );
+    expect(() => parseTopology("services:\n  db:\n    target:\n      docker:\n        image: x\n        pull: sometimes\n")).toThrow(/services\.db\.target\.docker\.pull/);
   });
 });
 
@@ -91,7 +89,7 @@ describe.skipIf(!ready)("docker: bad input is a HarnessError that names the serv
     await expectNothingLeft(runId);
   });
 
-  it("a missing image with `pull: \"never\"`: refused before anything is created", async () => {
+  it('a missing image with `pull: "never"`: refused before anything is created', async () => {
     const runId = testRunId();
     const error = await failure(() => Harness.builder({ runId }).docker("db", { image: "meshbed/never-built:1", pull: "never" }).start());
     expectError(error, "E_IMAGE_NOT_FOUND", "db");
@@ -131,7 +129,11 @@ describe.skipIf(!ready)("docker: bad input is a HarnessError that names the serv
     const held = (holder.address() as net.AddressInfo).port;
     const runId = testRunId();
     try {
-      const error = await failure(() => Harness.builder({ runId }).docker("web", { image, port: 80, ports: [`${held}:8080`] }).start());
+      const error = await failure(() =>
+        Harness.builder({ runId })
+          .docker("web", { image, port: 80, ports: [`${held}:8080`] })
+          .start(),
+      );
       expectError(error, "E_PORT_IN_USE", "web");
       expect(error.message).toContain(String(held));
     } finally {
@@ -169,7 +171,11 @@ describe.skipIf(!ready)("docker: bad input is a HarnessError that names the serv
 
   it("a command the container cannot run", async () => {
     const runId = testRunId();
-    const error = await failure(() => Harness.builder({ runId }).docker("db", { image, command: ["/no/such/binary"] }).start());
+    const error = await failure(() =>
+      Harness.builder({ runId })
+        .docker("db", { image, command: ["/no/such/binary"] })
+        .start(),
+    );
     expectError(error, "E_SPAWN_FAILED", "db");
     expect(error.message).toMatch(/no such file or directory|not found/i);
     await expectNothingLeft(runId);
@@ -201,7 +207,11 @@ describe.skipIf(!ready)("docker: bad input is a HarnessError that names the serv
 
   it("a build context that does not exist", async () => {
     const runId = testRunId();
-    const error = await failure(() => Harness.builder({ runId }).docker("app", { build: { context: path.join(scratch, "nowhere") } }).start());
+    const error = await failure(() =>
+      Harness.builder({ runId })
+        .docker("app", { build: { context: path.join(scratch, "nowhere") } })
+        .start(),
+    );
     expectError(error, "E_IMAGE_BUILD_FAILED", "app");
     expect(error.message).toMatch(/not a directory/);
     await expectNothingLeft(runId);

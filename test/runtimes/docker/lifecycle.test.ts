@@ -131,7 +131,11 @@ describe.skipIf(!ready)("docker: a mixed topology's lifecycle", () => {
         image,
         env: { GREETING: "hello ${HARNESS_SERVICE}" },
         files: { "/etc/app/app.conf": "key=value\n", "/opt/data/from-host.txt": { path: hostFile }, "/bin/probe": { content: "#!/bin/sh\nexit 0\n", mode: 0o755 } },
-        command: ["sh", "-c", 'cat /etc/app/app.conf /opt/data/from-host.txt; . "$HARNESS_ENV_FILE"; echo "sourced: $GREETING"; stat -c "%a" /opt/data/from-host.txt "$HARNESS_ENV_FILE"; exec sleep 1000'],
+        command: [
+          "sh",
+          "-c",
+          'cat /etc/app/app.conf /opt/data/from-host.txt; . "$HARNESS_ENV_FILE"; echo "sourced: $GREETING"; stat -c "%a" /opt/data/from-host.txt "$HARNESS_ENV_FILE"; exec sleep 1000',
+        ],
         health: { command: ["/bin/probe"] },
         init: true,
       })
@@ -148,10 +152,7 @@ describe.skipIf(!ready)("docker: a mixed topology's lifecycle", () => {
     const context = path.join(scratch, "hc");
     fs.mkdirSync(context);
     // An interval of 60 s: the container is healthy long before the engine's first check.
-    fs.writeFileSync(
-      path.join(context, "Dockerfile"),
-      `FROM ${image}\nCOPY ready.sh /bin/ready.sh\nHEALTHCHECK --interval=60s CMD test -f /tmp/ready\nCMD ["/bin/ready.sh"]\n`,
-    );
+    fs.writeFileSync(path.join(context, "Dockerfile"), `FROM ${image}\nCOPY ready.sh /bin/ready.sh\nHEALTHCHECK --interval=60s CMD test -f /tmp/ready\nCMD ["/bin/ready.sh"]\n`);
     fs.writeFileSync(path.join(context, "ready.sh"), "#!/bin/sh\nsleep 1\ntouch /tmp/ready\necho ready\nexec sleep 1000\n", { mode: 0o755 });
     const runId = testRunId();
     const begun = Date.now();

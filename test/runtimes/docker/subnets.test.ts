@@ -1,16 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  type Cidr,
-  SUBNET_POOLS,
-  chooseSubnet,
-  formatCidr,
-  gatewayOf,
-  hostAddress,
-  overlaps,
-  parseCidr,
-  parseIpRoutes,
-  parseProcRoutes,
-} from "../../../src/runtimes/docker/subnets.js";
+import { type Cidr, SUBNET_POOLS, chooseSubnet, formatCidr, gatewayOf, hostAddress, overlaps, parseCidr, parseIpRoutes, parseProcRoutes } from "../../../src/runtimes/docker/subnets.js";
 
 const cidr = (text: string): Cidr => parseCidr(text)!;
 
@@ -24,14 +13,7 @@ unreachable 10.200.7.0/24
 local 127.0.0.0/8 dev lo table local proto kernel scope host src 127.0.0.1
 broadcast 192.0.2.255 dev eth0 table local proto kernel scope link src 192.0.2.2
 `;
-    expect(parseIpRoutes(text).map(formatCidr)).toEqual([
-      "172.17.0.0/16",
-      "192.0.2.0/24",
-      "10.99.0.0/16",
-      "10.200.7.0/24",
-      "127.0.0.0/8",
-      "192.0.2.255/32",
-    ]);
+    expect(parseIpRoutes(text).map(formatCidr)).toEqual(["172.17.0.0/16", "192.0.2.0/24", "10.99.0.0/16", "10.200.7.0/24", "127.0.0.0/8", "192.0.2.255/32"]);
   });
 
   it("parses /proc/net/route when `ip` is missing", () => {

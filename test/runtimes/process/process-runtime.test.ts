@@ -142,8 +142,7 @@ describe("the process runtime", () => {
           .process("sealed", t.node("http-server.mjs", { port: 0, inheritEnv: false, env: { OWN: "value" } }))
           .start(),
       );
-      const envOf = async (name: "inherits" | "sealed") =>
-        (await (await fetch(`http://${harness.services[name].addr}/env`)).json()) as Record<string, string>;
+      const envOf = async (name: "inherits" | "sealed") => (await (await fetch(`http://${harness.services[name].addr}/env`)).json()) as Record<string, string>;
       expect((await envOf("inherits")).MESHBED_TEST_INHERITED).toBe("from the test");
       const sealed = await envOf("sealed");
       expect(sealed.MESHBED_TEST_INHERITED).toBeUndefined();

@@ -120,9 +120,7 @@ describe.skipIf(!labAvailable())("remote_lan on lab nodes", () => {
   it("streams logs live, and after stop() leaves no process and no dir on the node", async () => {
     const n2 = labOf().node("n2");
     const before = await extraProcesses(labOf(), "n2");
-    const harness = await start(
-      Harness.builder().remoteLan("ticker", { ...on(n2), binary: NODE, args: [TICKER], env: { TICK_MS: "50", BURST: "3" } }),
-    );
+    const harness = await start(Harness.builder().remoteLan("ticker", { ...on(n2), binary: NODE, args: [TICKER], env: { TICK_MS: "50", BURST: "3" } }));
     const seen: string[] = [];
     for await (const line of harness.services.ticker.logs({ follow: true })) {
       seen.push(`${line.stream}: ${line.line}`);
@@ -211,9 +209,7 @@ describe.skipIf(!labAvailable())("remote_lan on lab nodes", () => {
   });
 
   it("re-establishes a dropped connection, says so in the log, and keeps streaming", async () => {
-    const harness = await start(
-      Harness.builder().remoteLan("steady", { ...on(labOf().node("n2")), binary: NODE, args: [TICKER], env: { TICK_MS: "100" }, health: { logLine: "tick 1" } }),
-    );
+    const harness = await start(Harness.builder().remoteLan("steady", { ...on(labOf().node("n2")), binary: NODE, args: [TICKER], env: { TICK_MS: "100" }, health: { logLine: "tick 1" } }));
     await killSessions(labOf(), "n2");
     const lines: string[] = [];
     for await (const line of harness.services.steady.logs({ follow: true, tail: 0 })) {
@@ -223,9 +219,7 @@ describe.skipIf(!labAvailable())("remote_lan on lab nodes", () => {
     expect(lines.find((l) => l.includes("dropped"))).toMatch(/^\[meshbed\] SSH connection to mbuser@.+ dropped/);
     expect(lines.some((l) => l.includes("re-established"))).toBe(true);
     // No tick was lost or repeated across the reconnection: they count up one by one.
-    const ticks = harness.services.steady
-      .logs()
-      [Symbol.asyncIterator]();
+    const ticks = harness.services.steady.logs()[Symbol.asyncIterator]();
     const all: number[] = [];
     for (let next = await ticks.next(); !next.done; next = await ticks.next()) {
       const m = /^tick (\d+)$/.exec(next.value.line);
@@ -258,16 +252,20 @@ describe.skipIf(!labAvailable())("remote_lan on lab nodes", () => {
     expect(fs.existsSync(run.dir)).toBe(false);
   });
 
-  it.skipIf(!dockerReady)("connects LAN node → local container through the host's LAN address and the published port", async () => {
-    const image = await busyboxImage();
-    const n1 = labOf().node("n1");
-    const harness = await start(
-      Harness.builder({ runId: testRunId("lan") })
-        .docker("box", { image, port: 8080 })
-        .remoteLan("caller", { ...on(n1), binary: NODE, args: [HTTP_SERVER], port: 8097, dependsOn: ["box"], health: { http: "/health" } }),
-    );
-    const env = harness.envFor("caller");
-    expect(env.BOX_HOST).toBe(n1.hostIp);
-    expect(await get(harness.services.caller.addr, "/call/BOX_ADDR")).toBe(`${env.BOX_ADDR} -> box`);
-  }, 120_000);
+  it.skipIf(!dockerReady)(
+    "connects LAN node → local container through the host's LAN address and the published port",
+    async () => {
+      const image = await busyboxImage();
+      const n1 = labOf().node("n1");
+      const harness = await start(
+        Harness.builder({ runId: testRunId("lan") })
+          .docker("box", { image, port: 8080 })
+          .remoteLan("caller", { ...on(n1), binary: NODE, args: [HTTP_SERVER], port: 8097, dependsOn: ["box"], health: { http: "/health" } }),
+      );
+      const env = harness.envFor("caller");
+      expect(env.BOX_HOST).toBe(n1.hostIp);
+      expect(await get(harness.services.caller.addr, "/call/BOX_ADDR")).toBe(`${env.BOX_ADDR} -> box`);
+    },
+    120_000,
+  );
 });

@@ -56,16 +56,16 @@ describe.skipIf(!labAvailable())("remote_lan with a package", () => {
 
   it("takes a package directory as it is (packed on the fly)", async () => {
     const dir = writePackageDir(greeterPackage({ "manifest.yaml": "name: greeter\nversion: 2\nport: 8471\n" }));
-    const harness = await Harness.builder().remoteLan("greeter", { ...on(labOf().node("p1")), package: dir }).start();
+    const harness = await Harness.builder()
+      .remoteLan("greeter", { ...on(labOf().node("p1")), package: dir })
+      .start();
     started.push(harness);
     expect(harness.services.greeter.port).toBe(8471);
     expect(await (await fetch(`http://${harness.services.greeter.addr}/health`)).text()).toBe("ok");
   });
 
   it("checks system_requires on the node before anything starts, listing what is missing", async () => {
-    const dir = writePackageDir(
-      greeterPackage({ "manifest.yaml": "name: needy\nversion: 1\nport: 8472\nsystem_requires:\n  - /bin/sh\n  - /usr/lib/libnothing.so.9\n  - no-such-tool\n" }),
-    );
+    const dir = writePackageDir(greeterPackage({ "manifest.yaml": "name: needy\nversion: 1\nport: 8472\nsystem_requires:\n  - /bin/sh\n  - /usr/lib/libnothing.so.9\n  - no-such-tool\n" }));
     const error = (await Harness.builder()
       .remoteLan("needy", { ...on(labOf().node("p1")), package: dir })
       .start()
@@ -82,7 +82,7 @@ describe.skipIf(!labAvailable())("remote_lan with a package", () => {
       .start()
       .catch((e: unknown) => e)) as HarnessError;
     expect(error.code).toBe("E_EARLY_EXIT");
-    expect(error.message).toContain("scripts/start.sh of service \"failing\"");
+    expect(error.message).toContain('scripts/start.sh of service "failing"');
     expect(error.message).toContain("exited with code 4");
     expect(error.message).toContain("cannot bind: address in use");
     expect((await labOf().exec("p2", ["ls", "-A", "/opt/harness"])).stdout.trim()).toBe("");

@@ -49,7 +49,11 @@ describe("the scripts run on nodes", () => {
       }).push(stdout);
       return code;
     };
-    const mine = Number(execFileSync("ps", ["-o", "pgid=", "-p", String(process.pid)]).toString().trim());
+    const mine = Number(
+      execFileSync("ps", ["-o", "pgid=", "-p", String(process.pid)])
+        .toString()
+        .trim(),
+    );
     expect(read(mine)).toBe(0);
     expect(seen).toEqual([
       ["logs/stderr.log", "oops\n"],

@@ -78,9 +78,7 @@ services:
       ssh: { identityFile: "~/.ssh/deploy", strictHostKeyChecking: "accept-new" },
     });
     expect((spec.services.find((s) => s.name === "loader") as ServiceSpec<"remote_lan">).options.package).toBe("/work/topology/packages/loader.tar.gz");
-    expect(() => parseTopology("services:\n  x:\n    target:\n      remote_lan:\n        host: h\n        binary: /b\n        sshh: {}\n")).toThrow(
-      /services\.x\.target\.remote_lan\.sshh/,
-    );
+    expect(() => parseTopology("services:\n  x:\n    target:\n      remote_lan:\n        host: h\n        binary: /b\n        sshh: {}\n")).toThrow(/services\.x\.target\.remote_lan\.sshh/);
   });
 });
 
