@@ -23,8 +23,6 @@ export function publicKeyOf(privateKey: string): string {
   return b64(createPublicKey(key).export({ format: "jwk" }).x!);
 }
 
-export { isWireguardKey } from "./wireguard-options.js";
-
 /** The UAPI protocol wants keys as hex. */
 export function keyToHex(key: string): string {
   return Buffer.from(key, "base64").toString("hex");

@@ -6,5 +6,3 @@ export function renderEnvFile(env: Readonly<Record<string, string>>): string {
     .map(([key, value]) => `export ${key}=${shellQuote(value)}\n`)
     .join("");
 }
-
-export { shellQuote };

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair, isWireguardKey, keyToHex, publicKeyOf } from "../../src/mesh/keys.js";
+import { generateKeyPair, keyToHex, publicKeyOf } from "../../src/mesh/keys.js";
+import { isWireguardKey } from "../../src/mesh/wireguard-options.js";
 import { parseIpRouteLines as routesWithLines } from "../../src/host/cidr.js";
 import { allocateMesh, checkMeshSubnet } from "../../src/mesh/mesh-plan.js";
 import { nodeListenPort } from "../../src/mesh/mesh.js";

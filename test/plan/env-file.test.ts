@@ -3,7 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { renderEnvFile, shellQuote } from "../../src/plan/env-file.js";
+import { shellQuote } from "../../src/host/shell-quote.js";
+import { renderEnvFile } from "../../src/plan/env-file.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "meshbed-env-file-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
