@@ -41,8 +41,11 @@ export type ErrorCode =
   // faults (kill, pause, partition) asked of a service that is not running, or a firewall change that failed
   | "E_NOT_RUNNING"
   | "E_FIREWALL"
-  // found while stopping
-  | "E_STOP_FAILED";
+  // found while stopping, or reaping what a crashed run left
+  | "E_STOP_FAILED"
+  | "E_CLEANUP_FAILED"
+  // a step of meshbed's own called out of order: a bug to report, never the user's input
+  | "E_INTERNAL";
 
 export interface HarnessErrorOptions {
   code: ErrorCode;

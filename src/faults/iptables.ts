@@ -36,7 +36,7 @@ export async function removeHostChains(chain: string): Promise<void> {
   }
   const left = await listChains();
   const still = removal.map((r) => r.chain).filter((n) => left.includes(n));
-  if (still.length > 0) throw new Error(`chains ${still.join(", ")} are still there`);
+  if (still.length > 0) throw new HarnessError(`chains ${still.join(", ")} are still there`, { code: "E_FIREWALL" });
 }
 
 async function listChains(): Promise<string[]> {

@@ -8,6 +8,7 @@ import { addService, emptyTopology, withHarnessOptions } from "../topology/topol
 import type { HarnessOptions, ProcessOptions, StartOptions, TargetKind, TopologySpec } from "../topology/types.js";
 import type { At } from "../topology/validate.js";
 import type { Harness } from "./harness.js";
+import { HarnessError } from "../errors.js";
 
 /** Service name → target, grown by each builder call. */
 export type ServiceMap = Record<string, TargetKind>;
@@ -108,7 +109,7 @@ export class HarnessBuilder<S extends ServiceMap = {}> {
   }
 
   #delegate(what: string): BuilderActions {
-    if (!this.#actions) throw new Error(`meshbed: this builder cannot ${what}: make it with Harness.builder() or Harness.fromFile()`);
+    if (!this.#actions) throw new HarnessError(`meshbed: this builder cannot ${what}: make it with Harness.builder() or Harness.fromFile()`, { code: "E_CONFIG" });
     return this.#actions;
   }
 }

@@ -114,7 +114,7 @@ export class ServiceController {
   /** `restart: { policy: "on-failure" }`: same port, same env, after a backoff that doubles. */
   async #restartAfterFailure(): Promise<void> {
     const policy = this.service.spec.restart;
-    if (!policy || policy.policy !== "on-failure") return;
+    if (policy?.policy !== "on-failure") return;
     const abort = this.#abort;
     while (this.#restarts < policy.maxRetries) {
       const delay = policy.backoffMs * 2 ** this.#restarts;

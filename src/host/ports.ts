@@ -1,4 +1,5 @@
 import net from "node:net";
+import { HarnessError } from "../errors.js";
 
 /**
  * Whether nothing listens on `port` on any local address. Binds the unspecified address, which
@@ -27,7 +28,7 @@ export async function freePorts(count: number, avoid: ReadonlySet<number> = new 
   const ports: number[] = [];
   try {
     for (let round = 0; ports.length < count; round++) {
-      if (round === 50) throw new Error(`meshbed: could not find ${count} free ports after 50 attempts`);
+      if (round === 50) throw new HarnessError(`meshbed: could not find ${count} free ports after 50 attempts`, { code: "E_PORT_IN_USE" });
       // Settled, not raced: a listen still pending when another failed would be left open.
       const picked = await Promise.allSettled(Array.from({ length: count - ports.length }, () => holdAnyPort(held)));
       const failed = picked.find((p): p is PromiseRejectedResult => p.status === "rejected");

@@ -71,7 +71,7 @@ export function registerRoutedPool(pool: Cidr, options: { persist?: boolean } = 
  */
 export async function isUnroutedPoolAddress(host: string): Promise<boolean> {
   const address = parseCidr(host);
-  if (!address || address.bits !== 32 || !registeredPools().some((pool) => overlaps(address, pool))) return false;
+  if (address?.bits !== 32 || !registeredPools().some((pool) => overlaps(address, pool))) return false;
   return !(await hostRoutes()).some((route) => overlaps(route.cidr, address));
 }
 

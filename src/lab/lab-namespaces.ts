@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mustRun, runCommand } from "./lab-command.js";
+import { HarnessError } from "../errors.js";
 
 export function ipIn(namespace: string, ...args: string[]): Promise<string> {
   return mustRun("ip", ["-n", namespace, ...args]);
@@ -30,7 +31,7 @@ export async function killNamespace(namespace: string): Promise<void> {
   for (;;) {
     const pids = await namespacePids(namespace);
     if (pids.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`processes ${pids.join(", ")} survived SIGKILL`);
+    if (Date.now() > deadline) throw new HarnessError(`processes ${pids.join(", ")} of namespace ${namespace} survived SIGKILL`, { code: "E_LAB" });
     for (const pid of pids) killQuietly(pid);
     await sleep(50);
   }

@@ -350,7 +350,7 @@ export class Lab {
       await attempt(`link ${link}`, async () => {
         // A veth goes with its peer's namespace, asynchronously: gone meanwhile is gone.
         const result = await runCommand("ip", ["link", "del", link]);
-        if (result.code !== 0 && !/Cannot find device/.test(result.stderr)) throw new Error(result.stderr.trim());
+        if (result.code !== 0 && !/Cannot find device/.test(result.stderr)) throw new HarnessError(result.stderr.trim(), { code: "E_LAB" });
       });
     }
     const others = listStates(this.#root).filter((o) => o.id !== s.id);

@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { HarnessError } from "../errors.js";
 
 /** A WireGuard key pair in `wg`'s form: base64 of the raw 32-byte X25519 keys. */
 export interface KeyPair {
@@ -18,7 +19,7 @@ export function generateKeyPair(): KeyPair {
 /** The public half of a private key given in `wg`'s base64 form (a pre-generated key). */
 export function publicKeyOf(privateKey: string): string {
   const d = Buffer.from(privateKey, "base64");
-  if (d.length !== 32) throw new Error("a WireGuard private key is 32 bytes in base64");
+  if (d.length !== 32) throw new HarnessError("a WireGuard private key is 32 bytes in base64 (as `wg genkey` prints it)", { code: "E_CONFIG" });
   const key = createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: d.toString("base64url"), x: "" }, format: "jwk" });
   return b64(createPublicKey(key).export({ format: "jwk" }).x!);
 }

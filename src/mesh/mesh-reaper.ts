@@ -11,6 +11,7 @@ import type { Resource } from "../state/run-state.js";
 import type { RunRecord } from "../state/runs.js";
 import { Hub } from "./hub.js";
 import { downCommand } from "./node-interface.js";
+import { HarnessError } from "../errors.js";
 
 /** A run's mesh (`mesh-*` resources). */
 export const meshReaper: FamilyReaper = { reap: reapMesh, killNow: removeMeshNow };
@@ -47,7 +48,7 @@ export async function reapMesh(_run: RunRecord, resources: readonly Resource[]):
     if (result.code !== 0) errors.push(`interface ${resource.id}: ${result.stderr.trim()}`);
   }
   // A per-interface sysctl went with its interface; nothing else was changed.
-  if (errors.length > 0) throw new Error(errors.join("; "));
+  if (errors.length > 0) throw new HarnessError(errors.join("; "), { code: "E_CLEANUP_FAILED" });
 }
 
 /** The last resort at the `exit` event: the hub's interface and forwarding go at once (the nodes' wait for the reaper). */

@@ -204,7 +204,7 @@ export class Mesh implements MeshControl, MeshAccess {
   async serviceStopped(service: string): Promise<void> {
     this.#running.delete(service);
     const node = this.#byService.get(service);
-    if (!node || !node.peered || node.services.some((s) => this.#running.has(s))) return;
+    if (!node?.peered || node.services.some((s) => this.#running.has(s))) return;
     await this.#unpeer(node);
   }
 

@@ -4,6 +4,7 @@
  */
 import net from "node:net";
 import { hexToKey, keyToHex } from "./keys.js";
+import { HarnessError } from "../errors.js";
 
 /** One peer as the harness configures it. */
 export interface PeerConfig {
@@ -79,8 +80,8 @@ export function parseGet(text: string): InterfaceStatus {
 /** The `errno=N` that ends every answer; throws on a non-zero one. */
 export function checkErrno(answer: string, what: string): string {
   const m = /errno=(-?\d+)\n*$/.exec(answer);
-  if (!m) throw new Error(`${what}: no answer from the WireGuard interface`);
-  if (m[1] !== "0") throw new Error(`${what}: the WireGuard interface refused it (errno ${m[1]})`);
+  if (!m) throw new HarnessError(`${what}: no answer from the WireGuard interface`, { code: "E_MESH" });
+  if (m[1] !== "0") throw new HarnessError(`${what}: the WireGuard interface refused it (errno ${m[1]})`, { code: "E_MESH" });
   return answer;
 }
 
@@ -89,7 +90,7 @@ export function uapiRequest(socketPath: string, request: string, what: string): 
   return new Promise((resolve, reject) => {
     const socket = net.connect(socketPath);
     let answer = "";
-    const timer = setTimeout(() => socket.destroy(new Error(`${what}: no answer within 5 s`)), 5_000);
+    const timer = setTimeout(() => socket.destroy(new HarnessError(`${what}: no answer within 5 s`, { code: "E_MESH" })), 5_000);
     timer.unref();
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => {
@@ -98,12 +99,12 @@ export function uapiRequest(socketPath: string, request: string, what: string): 
     });
     socket.on("error", (error) => {
       clearTimeout(timer);
-      reject(new Error(`${what}: ${error.message}`));
+      reject(new HarnessError(`${what}: ${error.message}`, { code: "E_MESH", cause: error }));
     });
     socket.on("close", () => {
       clearTimeout(timer);
       try {
-        resolve(checkErrno(answer.trimEnd() + "\n", what));
+        resolve(checkErrno(`${answer.trimEnd()}\n`, what));
       } catch (error) {
         reject(error as Error);
       }

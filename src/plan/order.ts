@@ -13,7 +13,7 @@ export function dependencyLevels(services: readonly ServiceSpec[]): string[][] {
     for (const dep of service.dependsOn) {
       if (byName.has(dep)) continue;
       const guess = closest(dep, byName.keys());
-      throw new ConfigError(`Service "${service.name}" depends on "${dep}", which is not in the topology` + (guess ? `: did you mean "${guess}"?` : `; add it, or remove it from \`dependsOn\``), {
+      throw new ConfigError(`Service "${service.name}" depends on "${dep}", which is not in the topology${guess ? `: did you mean "${guess}"?` : `; add it, or remove it from \`dependsOn\``}`, {
         code: "E_UNKNOWN_DEPENDENCY",
         service: service.name,
       });

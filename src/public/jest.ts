@@ -4,6 +4,7 @@ import path from "node:path";
 import type { HarnessDescriptor } from "../plan/descriptor.js";
 import type { Harness } from "../harness/harness.js";
 import { type HarnessFactory, startFrom } from "./start-from.js";
+import { HarnessError } from "../errors.js";
 
 export type { HarnessDescriptor, HarnessFactory };
 
@@ -40,6 +41,6 @@ export function globalTeardown(): () => Promise<void> {
 /** In a test file: the started topology's addresses, env and registry. */
 export function harnessFromEnv(): HarnessDescriptor {
   const file = process.env[ENV];
-  if (!file) throw new Error(`harnessFromEnv(): ${ENV} is not set; add meshbed's globalSetup to jest's config`);
+  if (!file) throw new HarnessError(`harnessFromEnv(): ${ENV} is not set; add meshbed's globalSetup to jest's config`, { code: "E_CONFIG" });
   return JSON.parse(fs.readFileSync(file, "utf8")) as HarnessDescriptor;
 }

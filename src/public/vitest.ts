@@ -3,6 +3,7 @@ import type { HarnessDescriptor } from "../plan/descriptor.js";
 import type { Harness } from "../harness/harness.js";
 import type { HarnessBuilder, ServiceMap } from "../harness/builder.js";
 import { type HarnessFactory, startFrom } from "./start-from.js";
+import { HarnessError } from "../errors.js";
 
 export type { HarnessDescriptor, HarnessFactory };
 
@@ -37,7 +38,7 @@ export function harnessSetup(factory: HarnessFactory): (context: GlobalSetupCont
 export function useHarness(): HarnessDescriptor {
   const descriptor = inject("meshbed");
   if (!descriptor) {
-    throw new Error("useHarness(): no harness was provided; add a globalSetup file that exports `harnessSetup(…)` to vitest's config");
+    throw new HarnessError("useHarness(): no harness was provided; add a globalSetup file that exports `harnessSetup(…)` to vitest's config", { code: "E_CONFIG" });
   }
   return descriptor;
 }

@@ -1,5 +1,6 @@
 import type { TargetKind } from "../topology/types.js";
 import type { Runtime } from "./runtime.js";
+import { HarnessError } from "../errors.js";
 
 /** Imports a runtime only when a topology uses its target: one line per runtime. */
 export async function loadRuntime(kind: TargetKind): Promise<Runtime> {
@@ -14,6 +15,6 @@ export async function loadRuntime(kind: TargetKind): Promise<Runtime> {
     case "wireguard":
       return new (await import("./ssh/ssh-runtime.js")).SshRuntime("wireguard");
     default:
-      throw new Error(`meshbed: the "${kind}" target is not available in this version`);
+      throw new HarnessError(`meshbed: the "${kind}" target is not available in this version`, { code: "E_RUNTIME_UNAVAILABLE" });
   }
 }

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Resource } from "./run-state.js";
 import { type RunRecord, listRuns } from "./runs.js";
+import { HarnessError } from "../errors.js";
 
 /**
  * How one family of resources is undone. The family is the part of a resource's `kind` before the
@@ -103,7 +104,7 @@ export async function reapRunWith(reapers: ReaperRegistry, run: RunRecord): Prom
   for (const [family, resources] of byFamily) {
     try {
       const reaper = await reapers.load(family);
-      if (!reaper) throw new Error(`no reaper for resources of kind "${resources[0]!.kind}"`);
+      if (!reaper) throw new HarnessError(`no reaper for resources of kind "${resources[0]!.kind}" (recorded by another version of meshbed?)`, { code: "E_CLEANUP_FAILED" });
       await reaper.reap(run, resources);
       report.reaped.push(...resources);
     } catch (error) {

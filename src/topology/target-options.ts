@@ -1,4 +1,5 @@
 import type { ServiceSpec, TargetKind } from "./types.js";
+import { HarnessError } from "../errors.js";
 
 /**
  * The options of a service of one of `targets`, typed by its target. A runtime is handed only the
@@ -6,7 +7,11 @@ import type { ServiceSpec, TargetKind } from "./types.js";
  * as options of the wrong shape.
  */
 export function targetOptions<T extends TargetKind>(service: ServiceSpec, ...targets: readonly T[]): ServiceSpec<T>["options"] {
-  if (!isOneOf(service, targets)) throw new Error(`meshbed: service "${service.name}" is a ${service.target} service, not ${targets.join(" or ")}`);
+  if (!isOneOf(service, targets))
+    throw new HarnessError(`meshbed: service "${service.name}" is a ${service.target} service, not ${targets.join(" or ")} (a bug in meshbed: please report it)`, {
+      code: "E_INTERNAL",
+      service: service.name,
+    });
   return service.options;
 }
 

@@ -86,7 +86,7 @@ function serviceOptions(name: string, value: unknown, base: string, source: stri
     const only = isPlainObject(target) && Object.keys(target).length === 1 ? Object.keys(target)[0]! : undefined;
     const guess = only === undefined ? undefined : closest(only, TARGET_KINDS);
     yamlError(
-      `Expected \`target\` of service "${name}" to have exactly one of ${TARGET_KINDS.join(", ")}` + (only !== undefined ? `, got \`${only}\`${guess ? `: did you mean \`${guess}\`?` : ""}` : ""),
+      `Expected \`target\` of service "${name}" to have exactly one of ${TARGET_KINDS.join(", ")}${only !== undefined ? `, got \`${only}\`${guess ? `: did you mean \`${guess}\`?` : ""}` : ""}`,
       only !== undefined ? `${base}.target.${only}` : `${base}.target`,
       name,
     );
@@ -145,7 +145,7 @@ function checkKeys(value: unknown, at: At, keys: readonly string[], source: stri
     const guess = closest(key, keys);
     const where = at.child(key);
     yamlError(
-      `Unknown key \`${key}\`${at.service ? ` in service "${at.service}"` : ""}` + (guess ? `: did you mean \`${guess}\`?` : `; known keys: ${keys.join(", ")}`),
+      `Unknown key \`${key}\`${at.service ? ` in service "${at.service}"` : ""}${guess ? `: did you mean \`${guess}\`?` : `; known keys: ${keys.join(", ")}`}`,
       where.path ?? key,
       at.service,
     );

@@ -75,7 +75,7 @@ describe("renderEnvFile", () => {
   });
 
   test("a value exactly like a shell's own quoting does not break out", () => {
-    const tricky = { X: "'; touch " + canary + "; echo '", Y: "'\"'\"'" };
+    const tricky = { X: `'; touch ${canary}; echo '`, Y: "'\"'\"'" };
     const trickyFile = path.join(dir, "tricky.env");
     fs.writeFileSync(trickyFile, renderEnvFile(tricky));
     const out = execFileSync("sh", ["-c", `. "$1" && printf '%s\\0' "$X" "$Y"`, "sh", trickyFile], { encoding: "utf8" });

@@ -1,5 +1,4 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/errors.js";
 import { interpolate } from "../../src/plan/interpolate.js";
 import { thrown as errorOf } from "../support/errors.js";
 

@@ -1,5 +1,4 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/errors.js";
 import { dependencyLevels } from "../../src/plan/order.js";
 import { serviceSpec } from "./fixtures.js";
 import { thrown as errorOf } from "../support/errors.js";

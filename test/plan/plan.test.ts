@@ -1,5 +1,4 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/errors.js";
 import { addrFor, makePlan } from "../../src/plan/plan.js";
 import { Harness } from "../../src/public/index.js";
 import { hostFacts, serviceSpec, topology } from "./fixtures.js";

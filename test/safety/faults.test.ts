@@ -7,7 +7,6 @@ import { execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness, type HarnessEvent } from "../../src/public/index.js";
-import type { LabNode } from "../../src/public/lab.js";
 import { chainName } from "../../src/faults/partition-rules.js";
 import { cgroupOf, cgroupRoot } from "../../src/faults/partition-cgroups.js";
 import { parseTopology } from "../../src/topology/yaml.js";

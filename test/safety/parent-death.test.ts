@@ -38,6 +38,28 @@ function processesOfRun(runId: string): { local: number[]; elsewhere: number[] }
   return found;
 }
 
+/** Polls until the run has no local process left, or the time is up: what is left then. */
+async function waitForNone(runId: string, timeoutMs: number): Promise<number[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const left = processesOfRun(runId).local;
+    if (left.length === 0 || Date.now() > until) return left;
+    await sleep(50);
+  }
+}
+
+/** A process as a failure message shows it: pid, state, parent, group and command line. */
+function describeProcess(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").slice(0, 160);
+    return `${pid} ${state} ppid ${ppid} pgid ${pgid}: ${cmdline}`;
+  } catch {
+    return `${pid} (gone)`;
+  }
+}
+
 describe.skipIf(!ready)("a harness SIGKILLed at random points", () => {
   let lab: Lab;
   let image: string;
@@ -83,7 +105,8 @@ describe.skipIf(!ready)("a harness SIGKILLed at random points", () => {
       await new Promise((resolve) => child.once("exit", resolve));
       points.push(`${Date.now() - spawnedAt} ms${out.includes("started") ? " (running)" : " (starting)"}`);
       // No cleanup at all: the watchdog alone ends the local process groups.
-      await expect.poll(() => processesOfRun(runId).local, { timeout: 2_000, interval: 50 }).toEqual([]);
+      const survivors = await waitForNone(runId, 2_000);
+      expect(survivors, `killed at ${points.at(-1)}; still alive: ${survivors.map(describeProcess).join("; ")}`).toEqual([]);
     }
     console.log(`killed at: ${points.join(", ")}`);
     expect(points.some((p) => p.includes("starting"))).toBe(true);

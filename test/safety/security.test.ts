@@ -11,7 +11,6 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
-import type { LabNode } from "../../src/public/lab.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../support/images.js";
 import { labAvailable, labForSuite, on } from "../support/lab.js";
 import { fixture, stateDirOf } from "../support/process-tracker.js";

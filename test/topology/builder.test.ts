@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { ConfigError, Harness, HarnessError, type ProcessOptions } from "../../src/public/index.js";
+import { ConfigError, Harness, type ProcessOptions } from "../../src/public/index.js";
 import type { ServiceSpec } from "../../src/topology/types.js";
 import { thrown as errorOf } from "../support/errors.js";
 

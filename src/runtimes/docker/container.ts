@@ -184,7 +184,8 @@ async function create(docker: Docker, options: Docker.ContainerCreateOptions, la
   const { runId } = launch;
   try {
     return await docker.createContainer(options);
-  } catch (error) {
+  } catch (firstError) {
+    let error = firstError;
     if (statusOf(error) === 404 && /network/i.test(engineMessage(error))) {
       await launch.networkReady.catch(() => {});
       try {

@@ -16,6 +16,7 @@ import { type Engine, connectEngine, engineMessage } from "./engine.js";
 import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
 import { type HostMapping, checkFixedHostPorts, publishedPorts } from "./published-ports.js";
 import { type PlannedNetwork, RUN_LABEL, SERVICE_LABEL, createNetwork, planNetwork, removeNetwork } from "./run-network.js";
+import { HarnessError } from "../../errors.js";
 
 const log = debugFor("docker");
 
@@ -132,7 +133,10 @@ export class DockerRuntime implements Runtime {
   #launch(service: PlannedService, plan: Plan): ContainerLaunch {
     const image = this.#images.get(service.name);
     if (!image || !this.#network || !this.#networkReady) {
-      throw new Error(`meshbed: docker service "${service.name}" started before the runtime was prepared`);
+      throw new HarnessError(`meshbed: docker service "${service.name}" started before the runtime was prepared (a bug in meshbed: please report it)`, {
+        code: "E_INTERNAL",
+        service: service.name,
+      });
     }
     const remote = Object.values(plan.services).some((s) => s.placement.location === "lan" || s.placement.location === "wireguard");
     return {
@@ -194,7 +198,7 @@ export class DockerRuntime implements Runtime {
         })
         .catch((error: unknown) => errors.push(`image ${tag}: ${engineMessage(error)}`));
     }
-    if (errors.length > 0) throw new Error(`could not remove ${errors.join("; ")}`);
+    if (errors.length > 0) throw new HarnessError(`could not remove ${errors.join("; ")}`, { code: "E_STOP_FAILED" });
   }
 
   async #connect(services: readonly string[]): Promise<Engine> {
@@ -203,12 +207,12 @@ export class DockerRuntime implements Runtime {
   }
 
   #docker() {
-    if (!this.#engine) throw new Error("meshbed: the docker runtime was used before its facts were gathered");
+    if (!this.#engine) throw new HarnessError("meshbed: the docker runtime was used before its facts were gathered (a bug in meshbed: please report it)", { code: "E_INTERNAL" });
     return this.#engine.docker;
   }
 
   #plannedNetwork(): PlannedNetwork {
-    if (!this.#network) throw new Error("meshbed: the docker runtime was prepared before its facts were gathered");
+    if (!this.#network) throw new HarnessError("meshbed: the docker runtime was prepared before its facts were gathered (a bug in meshbed: please report it)", { code: "E_INTERNAL" });
     return this.#network;
   }
 

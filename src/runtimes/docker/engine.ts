@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { StartError } from "../../errors.js";
+import { HarnessError } from "../../errors.js";
 
 /** A Docker engine that answered, and where it is. */
 export interface Engine {
@@ -34,7 +35,7 @@ export async function connectEngine(services: readonly string[], env: NodeJS.Pro
     await Promise.race([
       // The types lack ping's options; dockerode passes `abortSignal` on to the request.
       (docker.ping as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: timeout }),
-      new Promise((_, reject) => timeout.addEventListener("abort", () => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)))),
+      new Promise((_, reject) => timeout.addEventListener("abort", () => reject(new HarnessError(`no answer within ${PING_TIMEOUT_MS} ms`, { code: "E_DOCKER_UNAVAILABLE" })))),
     ]);
   } catch (error) {
     throw unavailable(endpoint, services, describe(error), error);

@@ -2,9 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import type Docker from "dockerode";
 import { debugFor } from "../../debug.js";
-import { StartError } from "../../errors.js";
 import { engineMessage, statusOf } from "./engine.js";
 import { tarDirectory } from "./tar.js";
+import { type ErrorCode, HarnessError, StartError } from "../../errors.js";
 
 const TAIL_LINES = 20;
 const log = debugFor("docker");
@@ -29,7 +29,7 @@ export async function pullImage(docker: Docker, ref: string, service: string, pr
   log(`pull ${ref} for ${service}${present ? " (present locally)" : ""}`);
   try {
     const stream = (await docker.pull(ref, { abortSignal: signal })) as NodeJS.ReadableStream;
-    await readProgress(stream, signal);
+    await readProgress(stream, signal, "E_IMAGE_NOT_FOUND");
   } catch (error) {
     const why = engineMessage(error);
     const message = present
@@ -69,7 +69,7 @@ export async function buildImage(docker: Docker, request: BuildRequest, service:
       forcerm: true,
       abortSignal: signal,
     } as Docker.ImageBuildOptions);
-    await readProgress(stream, signal, (item) => {
+    await readProgress(stream, signal, "E_IMAGE_BUILD_FAILED", (item) => {
       if (typeof item.stream === "string") output.push(...item.stream.split("\n").filter((l) => l.trim() !== ""));
     });
   } catch (error) {
@@ -98,14 +98,14 @@ interface ProgressItem {
   errorDetail?: { message?: string };
 }
 
-/** Reads an engine progress stream (JSON lines) to its end; rejects on the first error item. */
-function readProgress(stream: NodeJS.ReadableStream, signal: AbortSignal, onItem?: (item: ProgressItem) => void): Promise<void> {
+/** Reads an engine progress stream (JSON lines) to its end; rejects on the first error item (with `code`). */
+function readProgress(stream: NodeJS.ReadableStream, signal: AbortSignal, code: ErrorCode, onItem?: (item: ProgressItem) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffer = "";
-    let failed: Error | undefined;
+    let failed: HarnessError | undefined;
     const onAbort = () => {
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-      reject(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
+      reject(signal.reason instanceof Error ? signal.reason : new HarnessError("The image's build or pull was aborted", { code: "E_START_ABORTED", cause: signal.reason }));
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const line = (text: string) => {
@@ -117,7 +117,7 @@ function readProgress(stream: NodeJS.ReadableStream, signal: AbortSignal, onItem
         return;
       }
       onItem?.(item);
-      if (item.error !== undefined && !failed) failed = new Error(item.errorDetail?.message ?? item.error);
+      if (item.error !== undefined && !failed) failed = new HarnessError(item.errorDetail?.message ?? item.error, { code });
     };
     stream.on("data", (chunk: Buffer) => {
       buffer += chunk.toString();

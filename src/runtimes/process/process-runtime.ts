@@ -2,20 +2,31 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
 import { debugFor, envNames } from "../../debug.js";
-import { StartError } from "../../errors.js";
-import type { PlannedService } from "../../plan/plan.js";
+import { HarnessError, StartError } from "../../errors.js";
+import type { Plan, PlannedService } from "../../plan/plan.js";
 import { processStartTime } from "../../host/proc-stat.js";
 import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { terminateGroup, signalGroup } from "./process-group.js";
 import { resolveBinary } from "./resolve-binary.js";
-import { forgetGroup, watchGroup } from "../../host/watchdog.js";
+import { forgetGroup, forgetRun, watchGroup, watchRun } from "../../host/watchdog.js";
 
 const log = debugFor("process");
 
 /** Local processes, each the leader of its own process group. */
 export class ProcessRuntime implements Runtime {
   readonly kind = "process" as const;
+  #runId: string | undefined;
+
+  /** The watchdog learns the run before its first spawn (see `watchRun`). */
+  async prepare(plan: Plan): Promise<void> {
+    this.#runId = plan.runId;
+    watchRun(plan.runId);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#runId !== undefined) forgetRun(this.#runId);
+  }
 
   async preflight(service: PlannedService): Promise<void> {
     const { binary, cwd } = launchOf(service);
@@ -59,7 +70,13 @@ export class ProcessRuntime implements Runtime {
         // A paused group would hold SIGTERM pending for its whole grace.
         signalGroup(pid, "SIGCONT");
         const gone = await terminateGroup(pid, graceMs);
-        if (!gone) throw new Error(`process group ${pid} survived SIGKILL`);
+        if (!gone) {
+          throw new HarnessError(`Service "${service.name}" did not stop: its process group ${pid} survived SIGKILL`, {
+            code: "E_STOP_FAILED",
+            service: service.name,
+            logTail: context.log.tail(20).map((l) => l.line),
+          });
+        }
         await exited;
         forgetGroup(pid);
         context.state.forget("process", String(pid));

@@ -5,6 +5,7 @@ import { abandonRunCommand, reapProcessCommand, removeDirCommand } from "./remot
 import type { RemoteResourceNode } from "../../ssh/node-record.js";
 import { resolveDestination } from "../../ssh/ssh-destination.js";
 import { SshPool } from "../../ssh/ssh-pool.js";
+import { HarnessError } from "../../errors.js";
 
 /**
  * Undoes what a crashed run left on its nodes: kills each remote service's process group (only if
@@ -38,6 +39,6 @@ export async function reapRemote(run: RunRecord, resources: readonly Resource[])
     }
   } finally {
     // biome-ignore lint/correctness/noUnsafeFinally: on purpose: the failures of every node, whatever ended the loop
-    if (errors.length > 0) throw new Error(errors.join("; "));
+    if (errors.length > 0) throw new HarnessError(errors.join("; "), { code: "E_CLEANUP_FAILED" });
   }
 }

@@ -86,7 +86,8 @@ export class SshRuntime implements Runtime {
   }
 
   async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
-    if (this.kind === "wireguard" && !context.mesh) throw new Error(`meshbed: wireguard service "${service.name}" started before the mesh was made`);
+    if (this.kind === "wireguard" && !context.mesh)
+      throw new HarnessError(`meshbed: wireguard service "${service.name}" started before the mesh was made (a bug in meshbed: please report it)`, { code: "E_INTERNAL", service: service.name });
     const target = targetOf(service.spec);
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
     const start = () => startRemoteService(service, context, this.#connection(service), pkg);
