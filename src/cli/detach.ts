@@ -13,12 +13,12 @@ export function detachedLogFile(runId: string): string {
  * `up --detach`: runs `meshbed up` again in the background as the run's owner, and returns once
  * every service is healthy (its descriptor is written) or the background `up` has failed.
  */
-export async function upDetached(file: string, givenRunId?: string): Promise<{ runId: string; ok: boolean; log: string }> {
+export async function upDetached(file: string, givenRunId?: string, extraArgs: readonly string[] = []): Promise<{ runId: string; ok: boolean; log: string }> {
   const runId = givenRunId ?? newRunId();
   const log = detachedLogFile(runId);
   const out = fs.openSync(log, "a", 0o600);
   const cli = process.argv[1]!;
-  const child = spawn(process.execPath, [cli, "up", "-f", file, "--run-id", runId], { detached: true, stdio: ["ignore", out, out] });
+  const child = spawn(process.execPath, [cli, "up", "-f", file, "--run-id", runId, ...extraArgs], { detached: true, stdio: ["ignore", out, out] });
   fs.closeSync(out);
   let exited = false;
   child.once("exit", () => (exited = true));

@@ -1,15 +1,35 @@
 import { parseArgs } from "node:util";
+import { ConfigError } from "../errors.js";
 import { Harness } from "../harness/harness.js";
+import { GRAPH_FORMATS, type GraphFormat, renderGraph } from "../plan/graph-formats.js";
+import { planGraph } from "../plan/plan-graph.js";
 import type { Command } from "./commands.js";
 
+const FORMATS = ["text", "json", ...GRAPH_FORMATS] as const;
+
 export const planCommand: Command = {
-  summary: "Print what `up` would do — start order, every service's addresses and env — without starting anything.\n" + "Ports given as 0 are shown as the free ports found now.",
-  usage: "meshbed plan [-f services.yaml] [--json]\n\n  -f, --file   the topology file (default: services.yaml)\n      --json   print the plan as JSON",
+  summary:
+    "Print what `up` would do — start order, every service's addresses and env — without starting anything.\n" +
+    "Ports given as 0 are shown as the free ports found now. `--format svg|mermaid|dot` draws the topology instead:\n" +
+    "services grouped by where they run, an arrow for each depends_on, each service's address from each caller.",
+  usage:
+    "meshbed plan [-f services.yaml] [--json] [--format text|json|svg|mermaid|dot]\n\n" +
+    "  -f, --file     the topology file (default: services.yaml)\n" +
+    "      --json     print the plan as JSON (the same as --format json)\n" +
+    "      --format   text (default), json, or a picture: svg, mermaid (a flowchart), dot (Graphviz)",
   async run(args) {
-    const { values } = parseArgs({ args, options: { file: { type: "string", short: "f", default: "services.yaml" }, json: { type: "boolean" } } });
+    const { values } = parseArgs({ args, options: { file: { type: "string", short: "f", default: "services.yaml" }, json: { type: "boolean" }, format: { type: "string" } } });
+    const format = values.format ?? (values.json ? "json" : "text");
+    if (!(FORMATS as readonly string[]).includes(format)) {
+      throw new ConfigError(`Expected \`--format\` to be one of ${FORMATS.join(", ")}, got ${JSON.stringify(format)}`, { code: "E_CONFIG" });
+    }
     const plan = await Harness.fromFile(values.file!).plan();
+    if ((GRAPH_FORMATS as readonly string[]).includes(format)) {
+      process.stdout.write(renderGraph(planGraph(plan), format as GraphFormat));
+      return 0;
+    }
     const services = Object.values(plan.services);
-    if (values.json) {
+    if (format === "json") {
       const registry = Object.fromEntries(services.map((s) => [s.name, { target: s.target, port: s.port ?? null, addr: s.addr ?? null, addresses: s.addresses, level: s.level }]));
       const env = Object.fromEntries(services.map((s) => [s.name, s.env]));
       console.log(JSON.stringify({ runId: plan.runId, levels: plan.levels, meshNeeded: plan.meshNeeded, registry, env }, null, 2));

@@ -16,11 +16,13 @@ export const upCommand: Command = {
     "place on a terminal, a plain line per change otherwise. Ctrl-C (SIGINT) or SIGTERM stops every service and exits.\n" +
     "Exit codes: 0 stopped cleanly, 1 a service failed to start or stop, 2 bad input (the file, an option).",
   usage:
-    "meshbed up [-f services.yaml] [--detach] [--run-id <id>] [--json]\n\n" +
+    "meshbed up [-f services.yaml] [--detach] [--run-id <id>] [--status-port <port>] [--json]\n\n" +
     "  -f, --file     the topology file (default: services.yaml)\n" +
     "  -d, --detach   start in the background and return once every service is healthy;\n" +
     "                 then use `meshbed status`, `meshbed logs`, `meshbed down`\n" +
     "      --run-id   the run's id (default: 6 random characters)\n" +
+    "      --status-port  serve the run's status on 127.0.0.1:<port> (0: a free port; default: network.status_port,\n" +
+    "                 else none): a status page at /, /health, /services, /events; `meshbed status --watch` follows it\n" +
     '      --json     print JSON lines instead of text: {type:"state",service,state,addr?,error?} per change,\n' +
     '                 {type:"up",runId,registry} once healthy, then {type:"log",service,stream,line,time};\n' +
     "                 with --detach, one JSON object {runId,registry}",
@@ -31,29 +33,35 @@ export const upCommand: Command = {
         file: { type: "string", short: "f", default: "services.yaml" },
         detach: { type: "boolean", short: "d" },
         "run-id": { type: "string" },
+        "status-port": { type: "string" },
         json: { type: "boolean" },
       },
     });
     const json = values.json === true;
+    const statusPort = values["status-port"];
     if (values.detach) {
       // Bad input is reported here, before anything goes to the background.
-      Harness.fromFile(values.file!);
-      const { runId, ok, log } = await upDetached(values.file!, values["run-id"]);
+      withStatusPort(Harness.fromFile(values.file!), statusPort);
+      const { runId, ok, log } = await upDetached(values.file!, values["run-id"], statusPort === undefined ? [] : ["--status-port", statusPort]);
       const output = fs.readFileSync(log, "utf8");
       if (!ok) {
         process.stderr.write(output);
         return 1;
       }
+      const runDir = path.join(path.dirname(log), `harness-${runId}`);
+      const { statusUrl } = JSON.parse(fs.readFileSync(path.join(runDir, "state.json"), "utf8")) as { statusUrl?: string };
       if (json) {
-        const descriptor = JSON.parse(fs.readFileSync(path.join(path.dirname(log), `harness-${runId}`, "descriptor.json"), "utf8"));
-        console.log(JSON.stringify({ runId, registry: descriptor.registry }, null, 2));
+        const descriptor = JSON.parse(fs.readFileSync(path.join(runDir, "descriptor.json"), "utf8"));
+        console.log(JSON.stringify({ runId, registry: descriptor.registry, ...(statusUrl && { statusUrl }) }, null, 2));
         return 0;
       }
       process.stdout.write(output);
+      if (statusUrl) console.log(`Status page: ${statusUrl}`);
       console.log(`Run ${runId} is up in the background. \`meshbed down ${runId}\` stops it.`);
       return 0;
     }
-    const builder = values["run-id"] ? Harness.fromFile(values.file!).withOptions({ runId: values["run-id"] }) : Harness.fromFile(values.file!);
+    const fromFile = withStatusPort(Harness.fromFile(values.file!), statusPort);
+    const builder = values["run-id"] ? fromFile.withOptions({ runId: values["run-id"] }) : fromFile;
     const stopRequested = new AbortController();
     const onSignal = () => stopRequested.abort();
     // Persistent listeners: they tell the harness's own hooks that this command owns the exit.
@@ -65,8 +73,9 @@ export const upCommand: Command = {
       const harness = await builder.start({ onEvent, signal: stopRequested.signal });
       progress.finish();
       const names = Object.keys(harness.services);
-      if (json) console.log(JSON.stringify({ type: "up", runId: harness.runId, registry: harness.registry() }));
-      else console.log(`\nAll ${names.length} services are healthy (run ${harness.runId}). Ctrl-C stops them.\n`);
+      const statusUrl = harness.statusUrl;
+      if (json) console.log(JSON.stringify({ type: "up", runId: harness.runId, registry: harness.registry(), ...(statusUrl && { statusUrl }) }));
+      else console.log(`\nAll ${names.length} services are healthy (run ${harness.runId}). ${statusUrl ? `Status page: ${statusUrl}. ` : ""}Ctrl-C stops them.\n`);
       const prefix = prefixer(names, process.stdout.isTTY === true);
       const print = json
         ? (line: LogLine) => process.stdout.write(`${JSON.stringify({ type: "log", ...line, time: line.time.toISOString() })}\n`)
@@ -86,6 +95,12 @@ export const upCommand: Command = {
     }
   },
 };
+
+/** `--status-port` over the file's `network.status_port`; validated as the option is (a bad one names `network.statusPort`). */
+function withStatusPort<B extends ReturnType<typeof Harness.fromFile>>(builder: B, port: string | undefined): B {
+  if (port === undefined) return builder;
+  return builder.withOptions({ network: { statusPort: /^\d+$/.test(port) ? Number(port) : (port as unknown as number) } }) as B;
+}
 
 function printJsonEvent(event: HarnessEvent): void {
   const error = event.error ? { message: event.error.message, code: (event.error as { code?: string }).code } : undefined;

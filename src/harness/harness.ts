@@ -1,9 +1,9 @@
 import { ConfigError, HarnessError } from "../errors.js";
 import type { MeshControl } from "../mesh/mesh-control.js";
 import { type BuilderActions, HarnessBuilder, type ServiceMap } from "./builder.js";
-import type { HarnessOptions, StartOptions, TopologySpec } from "../topology/types.js";
+import type { HarnessEvent, HarnessOptions, StartOptions, TopologySpec } from "../topology/types.js";
 import { loadTopologyFile } from "../topology/yaml.js";
-import type { HarnessDescriptor, Registry } from "../plan/descriptor.js";
+import { type HarnessDescriptor, type Registry, registryOf } from "../plan/descriptor.js";
 import { planTopology } from "./gather-facts.js";
 import type { Run } from "./run.js";
 import { ServiceHandle } from "./service-handle.js";
@@ -60,17 +60,7 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
 
   /** Every service with its target and every address it has. Plain JSON. */
   registry(): Registry {
-    const registry: Registry = {};
-    for (const service of Object.values(this.#run.plan.services)) {
-      registry[service.name] = {
-        target: service.target,
-        port: service.port ?? null,
-        addr: service.addr ?? null,
-        addresses: { ...service.addresses },
-        dependsOn: [...service.spec.dependsOn],
-      };
-    }
-    return registry;
+    return registryOf(this.#run.plan);
   }
 
   /** Everything a test needs, as structured-cloneable data (for vitest's `provide`, jest's env). */
@@ -124,6 +114,19 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
       });
     }
     return mesh;
+  }
+
+  /**
+   * Where the run serves its status (`network.statusPort`): `"http://127.0.0.1:<port>/"`, with
+   * `/health`, `/services`, `/events` (server-sent events) and the status page. Undefined without one.
+   */
+  get statusUrl(): string | undefined {
+    return this.#run.status?.url;
+  }
+
+  /** Calls `listener` with every later event of the run (as `onEvent` of `start()` gets them); returns the unsubscribe function. */
+  onEvent(listener: (event: HarnessEvent) => void): () => void {
+    return this.#run.events.subscribe(listener);
   }
 
   /** Stops every service (dependents first) and removes what the run created. Runs once. */

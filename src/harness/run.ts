@@ -9,6 +9,8 @@ import type { RunState } from "../state/run-state.js";
 import { type Stoppable, track, untrack } from "./exit-hooks.js";
 import { Partitions } from "../faults/partition.js";
 import { ServiceController } from "./service-controller.js";
+import { RunEvents } from "./run-events.js";
+import type { StatusServer } from "./status-server.js";
 
 /**
  * One started topology: starts services as soon as their dependencies are healthy (so each
@@ -20,6 +22,8 @@ import { ServiceController } from "./service-controller.js";
 export class Run implements Stoppable {
   readonly controllers: ReadonlyMap<string, ServiceController>;
   readonly partitions: Partitions;
+  /** The run's status server, when `network.statusPort` asks for one (`serveStatus`). */
+  status: StatusServer | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(
@@ -28,6 +32,8 @@ export class Run implements Stoppable {
     private readonly runtimes: ReadonlyMap<TargetKind, Runtime>,
     emit: (event: HarnessEvent) => void,
     private readonly meshSetup?: MeshSetup,
+    /** Every event `emit` sends, for subscribers after the start. */
+    readonly events: RunEvents = new RunEvents(),
   ) {
     const controllers = new Map<string, ServiceController>();
     for (const service of Object.values(plan.services)) {
@@ -41,6 +47,13 @@ export class Run implements Stoppable {
   /** The run's mesh while it is up (from the moment it is being made until it has been removed). */
   get mesh(): MeshControl | undefined {
     return this.meshSetup?.mesh;
+  }
+
+  /** Serves the run's status over HTTP on 127.0.0.1 (status-server.ts) until the run has stopped; records its URL. */
+  async serveStatus(port: number): Promise<void> {
+    const { StatusServer } = await import("./status-server.js");
+    this.status = await StatusServer.start(this, { port });
+    this.state.noteStatusUrl(this.status.url);
   }
 
   /** Resolves when every service is healthy; on the first failure abandons the rest and rejects. */
@@ -119,6 +132,8 @@ export class Run implements Stoppable {
       }
     }
     await Promise.all([...this.controllers.values()].map((c) => c.log.close()));
+    // Last: its clients saw every service stop.
+    await this.status?.close();
     untrack(this);
     if (errors.length > 0) throw new StopError(errors);
     this.state.remove();

@@ -5,6 +5,7 @@ import { reapOrphans } from "../runtimes/reapers.js";
 import { RunState } from "../state/run-state.js";
 import { loadRuntimes, planTopology } from "./gather-facts.js";
 import { Run } from "./run.js";
+import { RunEvents } from "./run-events.js";
 
 const log = debugFor("harness");
 
@@ -39,15 +40,20 @@ export async function startRun(spec: TopologySpec, options: StartOptions): Promi
   const deadline = options.timeoutMs === undefined ? undefined : deadlineSignal(options.timeoutMs, options.signal);
   const signal = deadline?.signal ?? options.signal ?? new AbortController().signal;
   const state = RunState.create(plan.runDir, plan.runId);
+  const events = new RunEvents();
   const emit = (event: HarnessEvent) => {
     log(`${event.service}: ${event.state}${event.addr && event.state === "healthy" ? ` at ${event.addr}` : ""}${event.error ? ` (${event.error.message.split("\n")[0]})` : ""}`);
     state.noteService(event.service, event.state);
     options.onEvent?.(event);
+    events.publish(event);
   };
   for (const name of plan.levels.flat()) emit({ service: name, state: "waiting", addr: plan.services[name]!.addr });
 
-  const run = new Run(plan, state, runtimes, emit, mesh);
+  const run = new Run(plan, state, runtimes, emit, mesh, events);
   try {
+    // Up before the first service starts: a page or `curl /health` watches the start.
+    const statusPort = spec.options.network?.statusPort;
+    if (statusPort !== undefined) await run.serveStatus(statusPort);
     await run.startAll(signal);
     deadline?.clear();
   } catch (error) {

@@ -1,4 +1,4 @@
-import type { ServiceAddresses } from "../plan/plan.js";
+import type { Plan, ServiceAddresses } from "../plan/plan.js";
 import type { TargetKind } from "../topology/types.js";
 
 /** One service in the registry: its target and every address it has. Plain JSON. */
@@ -29,4 +29,19 @@ export interface HarnessDescriptor {
   services: Record<string, ServiceDescriptor>;
   env: Record<string, Record<string, string>>;
   registry: Registry;
+}
+
+/** The registry of a plan: every service with its target and every address it has. */
+export function registryOf(plan: Plan): Registry {
+  const registry: Registry = {};
+  for (const service of Object.values(plan.services)) {
+    registry[service.name] = {
+      target: service.target,
+      port: service.port ?? null,
+      addr: service.addr ?? null,
+      addresses: { ...service.addresses },
+      dependsOn: [...service.spec.dependsOn],
+    };
+  }
+  return registry;
 }

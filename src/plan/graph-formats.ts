@@ -87,15 +87,17 @@ export function renderSvg(graph: PlanGraph): string {
     for (const name of group.services) out.push(serviceSvg(byName.get(name)!, boxes.get(name)!));
     out.push("</g>");
   });
-  out.push('<g class="edges" fill="none" stroke="#6b7280" stroke-width="1.5" pointer-events="none">');
+  out.push('<g class="edges" fill="none" stroke="#6b7280" stroke-width="1.5" stroke-linejoin="round" pointer-events="none">');
   graph.edges.forEach((edge, i) => {
     const from = boxes.get(edge.from);
     const to = boxes.get(edge.to);
     if (!from || !to) return;
-    out.push(`<path id="dep-${i}" class="dependency" data-from="${xml(edge.from)}" data-to="${xml(edge.to)}" d="${edgePath(from, to)}" marker-end="url(#arrow)"/>`);
+    out.push(`<path id="dep-${i}" class="dependency" data-from="${xml(edge.from)}" data-to="${xml(edge.to)}" d="${edgePath(from, to, i)}" marker-end="url(#arrow)"/>`);
   });
   out.push("</g>");
-  out.push(`<text class="legend" x="${MARGIN}" y="${height - MARGIN / 2}" font-size="11" fill="#6b7280">An arrow points from a service to one it depends on. Hover a service for its address from each caller.</text>`);
+  out.push(
+    `<text class="legend" x="${MARGIN}" y="${height - MARGIN / 2}" font-size="11" fill="#6b7280">An arrow points from a service to one it depends on. Hover a service for its address from each caller.</text>`,
+  );
   out.push("</svg>");
   return `${out.join("\n")}\n`;
 }
@@ -114,19 +116,32 @@ function serviceSvg(service: GraphService, box: Box): string {
   ].join("\n");
 }
 
-/** From the dependent's box to its dependency's: beside the column within one, across the gap between two. */
-function edgePath(from: Box, to: Box): string {
-  const midY = (b: Box) => b.y + BOX.height / 2;
+/**
+ * From the dependent's box (leaving low on its side) to its dependency's (arriving high), so that
+ * an arrow in and an arrow out of one box never meet. Within a column: a curve beside it. To the
+ * next column: a curve across the gap. Further: along the gaps between columns and between rows
+ * (rows line up across columns), so that it never crosses a box. `lane` spreads edges that share a gap.
+ */
+function edgePath(from: Box, to: Box, lane: number): string {
+  const y1 = from.y + BOX.height * 0.68;
+  const y2 = to.y + BOX.height * 0.32;
   if (from.column === to.column) {
     const x = from.x + BOX.width;
-    const bulge = Math.min(PAD + COLUMN_GAP / 2, 18 + (Math.abs(from.y - to.y) / (BOX.height + GAP_Y)) * 8);
-    return `M${x},${midY(from)} C${x + bulge},${midY(from)} ${x + bulge},${midY(to)} ${x},${midY(to)}`;
+    const bulge = Math.min(PAD + COLUMN_GAP / 3, 16 + Math.abs(from.y - to.y) / 12);
+    return `M${x},${y1} C${x + bulge},${y1} ${x + bulge},${y2} ${x},${y2}`;
   }
-  const rightward = to.column > from.column;
-  const x1 = rightward ? from.x + BOX.width : from.x;
-  const x2 = rightward ? to.x : to.x + BOX.width;
-  const dx = (x2 - x1) / 2;
-  return `M${x1},${midY(from)} C${x1 + dx},${midY(from)} ${x2 - dx},${midY(to)} ${x2},${midY(to)}`;
+  const dir = to.column > from.column ? 1 : -1;
+  const x1 = dir > 0 ? from.x + BOX.width : from.x;
+  const x2 = dir > 0 ? to.x : to.x + BOX.width;
+  if (Math.abs(to.column - from.column) === 1) {
+    const dx = (x2 - x1) / 2;
+    return `M${x1},${y1} C${x1 + dx},${y1} ${x2 - dx},${y2} ${x2},${y2}`;
+  }
+  const spread = ((lane % 5) - 2) * 3;
+  const gap1 = x1 + dir * (PAD + COLUMN_GAP / 2) + spread;
+  const gap2 = x2 - dir * (PAD + COLUMN_GAP / 2) + spread;
+  const laneY = (to.y <= from.y ? from.y - GAP_Y / 2 : from.y + BOX.height + GAP_Y / 2) + spread;
+  return `M${x1},${y1} H${gap1} V${laneY} H${gap2} V${y2} H${x2}`;
 }
 
 function xml(text: string): string {

@@ -21,6 +21,8 @@ export interface StateFile {
   /** The last state each service reached, for `meshbed status`. */
   services: Record<string, string>;
   resources: Resource[];
+  /** Where the run serves its status (`network.statusPort`): what `meshbed status --watch` follows. */
+  statusUrl?: string;
 }
 
 /**
@@ -85,6 +87,12 @@ export class RunState {
       this.#pending = undefined;
       if (!this.#removed) this.#save();
     }).unref();
+  }
+
+  /** Records where the run serves its status (written at once: the start has not begun). */
+  noteStatusUrl(url: string): void {
+    this.#state.statusUrl = url;
+    this.#save();
   }
 
   /** Writes what test files and `meshbed status` read once every service is healthy. */

@@ -64,6 +64,11 @@ export interface NetworkOptions {
   wireguardInterface?: string;
   /** DNS port (reserved; meshbed injects addresses, it runs no DNS). Default: 53. */
   dnsPort?: number;
+  /**
+   * Serve the run's status over HTTP on this port of 127.0.0.1 (`/health`, `/services`, `/events`
+   * and a status page at `/`); `0` picks a free port. The address is `harness.statusUrl`. Default: no status server.
+   */
+  statusPort?: number;
 }
 
 export interface HarnessOptions {

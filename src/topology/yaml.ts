@@ -48,7 +48,7 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   checkKeys(raw ?? {}, root, ["services", "network"], source);
   const top = (raw ?? {}) as Record<string, unknown>;
   // Checked here, in the file's own snake_case, so that a suggestion is a key the file can use.
-  if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port", "wireguard_interface"], source);
+  if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port", "wireguard_interface", "status_port"], source);
   const options = validateHarnessOptions(top.network === undefined ? {} : { network: camelKeys(top.network) }, (field) => snake(field));
   if (!isPlainObject(top.services) || Object.keys(top.services).length === 0) {
     yamlError(`${source} has no services: add a \`services:\` map with at least one service`, "services");

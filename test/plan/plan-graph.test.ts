@@ -114,7 +114,7 @@ describe("renderSvg", () => {
   test("draws an arrow per dependency, and no service box overlaps another", () => {
     const paths = all(root, (e) => e.attrs.class === "dependency");
     expect(paths.map((p) => `${p.attrs["data-from"]}->${p.attrs["data-to"]}`)).toEqual(graph.edges.map((e) => `${e.from}->${e.to}`));
-    expect(paths.every((p) => /^M[\d.]+,[\d.]+ C/.test(p.attrs.d!))).toBe(true);
+    expect(paths.every((p) => /^M[\d.]+,[\d.]+ [CH]/.test(p.attrs.d!))).toBe(true);
     const rects = all(root, (e) => e.attrs.class === "service-box").map((r) => ({ x: Number(r.attrs.x), y: Number(r.attrs.y), w: Number(r.attrs.width), h: Number(r.attrs.height) }));
     for (const [i, a] of rects.entries()) {
       for (const b of rects.slice(i + 1)) expect(a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y).toBe(true);
@@ -180,13 +180,7 @@ describe("renderDot", () => {
     expect(text.match(/subgraph cluster_\d+ \{/g)).toHaveLength(4);
     expect(text).toContain('    label="LAN node lan-1 (192.168.50.10)";');
     expect(text).toContain('    "db" [label="db\\ndocker · 172.30.0.2:5432", tooltip="db (docker)\\nfrom this host: 172.30.0.2:5432\\nfrom cache: 192.168.50.1:32768\\nfrom api: 172.30.0.2:5432');
-    expect(text.split("\n").filter((l) => l.includes("->"))).toEqual([
-      '  "api" -> "db";',
-      '  "cache.metrics" -> "cache";',
-      '  "web" -> "api";',
-      '  "load" -> "api";',
-      '  "load" -> "cache";',
-    ]);
+    expect(text.split("\n").filter((l) => l.includes("->"))).toEqual(['  "api" -> "db";', '  "cache.metrics" -> "cache";', '  "web" -> "api";', '  "load" -> "api";', '  "load" -> "cache";']);
     // Balanced braces: one per cluster and the graph's own.
     expect(text.split("{").length).toBe(text.split("}").length);
   });
@@ -214,7 +208,7 @@ interface XmlElement {
 
 function parseXml(source: string): XmlElement {
   const entity = (s: string) =>
-    s.replace(/&(#\d+|#x[0-9a-f]+|amp|lt|gt|quot|apos);|&/gi, (m, name: string | undefined) => {
+    s.replace(/&(#\d+|#x[0-9a-f]+|amp|lt|gt|quot|apos);|&/gi, (_m, name: string | undefined) => {
       if (!name) throw new Error(`A bare & in ${JSON.stringify(s)}`);
       if (name.startsWith("#x")) return String.fromCodePoint(Number.parseInt(name.slice(2), 16));
       if (name.startsWith("#")) return String.fromCodePoint(Number(name.slice(1)));
