@@ -28,16 +28,18 @@ export function renderStatusPage(graph: PlanGraph, svg: string): string {
 </header>
 <main>
   <section id="graph" aria-label="topology">${svg}</section>
-  <aside>
-    <h2>Events</h2>
-    <ol id="events"></ol>
-  </aside>
+  <div class="panels">
+    <section id="logs">
+      <h2>Log of <span id="log-service">— click a service</span></h2>
+      <ul id="log-addresses"></ul>
+      <pre id="log" aria-live="polite"></pre>
+    </section>
+    <aside>
+      <h2>Events</h2>
+      <ol id="events"></ol>
+    </aside>
+  </div>
 </main>
-<section id="logs">
-  <h2>Log of <span id="log-service">— click a service</span></h2>
-  <ul id="log-addresses"></ul>
-  <pre id="log" aria-live="polite"></pre>
-</section>
 <script type="application/json" id="graph-data">${data}</script>
 <script>${SCRIPT}</script>
 </body>
@@ -59,21 +61,22 @@ h2 { font-size: 14px; margin: 0 0 6px; }
 #summary[data-healthy="true"] { background: #dcfce7; color: #166534; }
 #summary[data-healthy="false"] { background: #fef3c7; color: #92400e; }
 #connection[data-connected="false"] { background: #fee2e2; color: #991b1b; }
-main { display: flex; gap: 16px; padding: 12px 16px; align-items: flex-start; }
-#graph { overflow-x: auto; flex: 1 1 auto; }
-aside { flex: 0 0 300px; max-height: 420px; overflow-y: auto; }
+main { padding: 12px 16px; }
+#graph { overflow-x: auto; margin-bottom: 12px; }
+#graph svg { display: block; }
+.panels { display: flex; gap: 16px; align-items: flex-start; }
+#logs { flex: 1 1 0; min-width: 0; }
+aside { flex: 0 0 340px; max-height: 340px; overflow-y: auto; }
 #events { list-style: none; margin: 0; padding: 0; font: 12px ui-monospace, monospace; }
 #events li { padding: 2px 4px; border-left: 3px solid #d1d5db; margin-bottom: 2px; white-space: pre-wrap; }
 #events li[data-state="healthy"] { border-color: #16a34a; }
 #events li[data-state="starting"] { border-color: #d97706; }
 #events li[data-state="failed"], #events li[data-state="exited"] { border-color: #dc2626; }
 #events li[data-state="fault"] { border-color: #7c3aed; }
-#logs { padding: 0 16px 16px; }
 #log-addresses { margin: 0 0 6px; padding-left: 18px; font-size: 12px; color: #374151; }
 #log { background: #111827; color: #e5e7eb; font: 12px/1.45 ui-monospace, monospace; padding: 8px 10px; height: 260px; overflow: auto; margin: 0; border-radius: 6px; }
 #log .stderr { color: #fca5a5; }
 .service { cursor: pointer; }
-.service .service-box { transition: fill .2s, stroke .2s; }
 .service:focus { outline: none; }
 .service[aria-selected="true"] .service-box, .service:focus .service-box { stroke-width: 3; }
 .service[data-state="waiting"] .service-box, .service[data-state="planned"] .service-box { fill: #f9fafb; stroke: #9ca3af; }

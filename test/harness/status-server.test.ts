@@ -181,7 +181,11 @@ describe("the status server (network.statusPort)", () => {
     const fault = { service: "api", state: "fault", fault: { kind: "partition", groups: [["api"], ["db"]] } } as unknown as HarnessEvent;
     expect(eventJson(fault)).toEqual({ service: "api", state: "fault", fault: { kind: "partition", groups: [["api"], ["db"]] } });
     const failed = Object.assign(new Error("boom"), { code: "E_EARLY_EXIT", service: "api" });
-    expect(JSON.parse(JSON.stringify(eventJson({ service: "api", state: "failed", error: failed })))).toEqual({ service: "api", state: "failed", error: { message: "boom", code: "E_EARLY_EXIT", service: "api" } });
+    expect(JSON.parse(JSON.stringify(eventJson({ service: "api", state: "failed", error: failed })))).toEqual({
+      service: "api",
+      state: "failed",
+      error: { message: "boom", code: "E_EARLY_EXIT", service: "api" },
+    });
   });
 });
 
@@ -260,6 +264,6 @@ describe("the CLI: meshbed up --status-port, meshbed status --watch, meshbed pla
     expect(json.levels).toEqual([["db"], ["api"]]);
     const bad = await run(process.execPath, [cli, "plan", "-f", file, "--format", "png"]).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2 });
-    expect((bad as { stderr: string }).stderr).toContain("Expected `--format` to be one of text, json, svg, mermaid, dot, got \"png\"");
+    expect((bad as { stderr: string }).stderr).toContain('Expected `--format` to be one of text, json, svg, mermaid, dot, got "png"');
   });
 });
