@@ -10,14 +10,20 @@ export const statusCommand: Command = {
     "Show every run (live, or crashed and not yet reaped), or one: a table of service, target, state, addresses and pid or container.\n" +
     "`--watch` follows one run's state changes live, until it stops (the run needs a status server: `meshbed up --status-port 0`).",
   usage:
-    "meshbed status [--run <id>] [--json] [--watch]\n\n      --run    only this run (exit 2 when there is none)\n      --json   print the status as JSON: [{runId, owner, ownerAlive, services: [{name, target, state, addresses, id}]}]\n" +
+    "meshbed status [--run <id>] [--json] [--watch]\n\n      --run    only this run (exit 2 when there is none)\n      --json   print the status as JSON: [{runId, owner, ownerAlive, statusUrl?, services: [{name, target, state, addresses, id}]}]\n" +
     "  -w, --watch  print every service's state, then each change as it happens (from the run's /events), until the run\n" +
     "               stops or Ctrl-C; with --json, one JSON line per event. Defaults to the only live run",
   async run(args) {
     const { values } = parseArgs({ args, options: { run: { type: "string" }, json: { type: "boolean" }, watch: { type: "boolean", short: "w" } } });
     if (values.watch) return watch(values.run, values.json === true);
     const runs = listRuns().filter((r) => (values.run ? r.runId === values.run : true));
-    const rows = runs.map((run) => ({ runId: run.runId, owner: run.state.pid, ownerAlive: run.ownerAlive, services: servicesOf(run) }));
+    const rows = runs.map((run) => ({
+      runId: run.runId,
+      owner: run.state.pid,
+      ownerAlive: run.ownerAlive,
+      ...(run.state.statusUrl && { statusUrl: run.state.statusUrl }),
+      services: servicesOf(run),
+    }));
     if (values.json) {
       console.log(JSON.stringify(rows, null, 2));
       return 0;
@@ -27,7 +33,8 @@ export const statusCommand: Command = {
       return values.run ? 2 : 0;
     }
     for (const run of rows) {
-      console.log(`Run ${run.runId} — owner pid ${run.owner}${run.ownerAlive ? "" : " (gone: `meshbed cleanup` reaps it)"}`);
+      const status = run.statusUrl && run.ownerAlive ? `, status page ${run.statusUrl}` : "";
+      console.log(`Run ${run.runId} — owner pid ${run.owner}${run.ownerAlive ? "" : " (gone: `meshbed cleanup` reaps it)"}${status}`);
       const table = [["SERVICE", "TARGET", "STATE", "ADDRESSES", "PID/CONTAINER"], ...run.services.map((s) => [s.name, s.target, s.state, s.addresses, s.id])];
       const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
       for (const row of table) console.log(`  ${row.map((c, i) => c.padEnd(widths[i]!)).join("  ")}`.trimEnd());

@@ -11,6 +11,11 @@ import { REPO, fixture, stateDirOf } from "../support/process-tracker.js";
 const CHROMIUM = "/usr/bin/chromium";
 const NODE = process.execPath;
 const HTTP_SERVER = fixture("http-server.mjs");
+/** The page's own `document`, as the functions given to `page.evaluate` (run in the browser) see it. */
+declare const document: {
+  querySelectorAll(selector: string): Iterable<{ getAttribute(name: string): string | null; querySelectorAll(selector: string): Iterable<{ getAttribute(name: string): string | null }> }>;
+};
+
 /** Kept after the run (gitignored): what the page looked like. */
 const SCREENSHOTS = path.join(REPO, "test-results");
 
@@ -67,7 +72,7 @@ describe.skipIf(!ready)("the status page, in headless Chromium, during a run wit
       .process("api", { binary: NODE, args: [HTTP_SERVER], port: 0, env: { LISTEN_DELAY_MS: "600" }, health: { http: "/health" }, dependsOn: ["cache"] })
       .remoteLan("worker", { ...on(node), binary: NODE, args: [HTTP_SERVER], port: 8091, health: { http: "/health" }, dependsOn: ["api"] })
       .start();
-    starting.then((h) => (harness = h)).catch(() => {});
+    starting.then((started) => (harness = started)).catch(() => {});
 
     // Opened while the run starts: the page follows it to healthy.
     const url = await statusUrlOf(runId);
@@ -76,7 +81,7 @@ describe.skipIf(!ready)("the status page, in headless Chromium, during a run wit
     page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(url);
     const seenWhileStarting = await pageStates(page);
-    await starting;
+    const h = await starting;
     await waitForStates(page, { api: "healthy", cache: "healthy", worker: "healthy" });
     // At least one service was not healthy yet when the page first drew (api waits 600 ms to listen).
     expect(Object.values(seenWhileStarting).some((s) => s !== "healthy")).toBe(true);
@@ -100,29 +105,29 @@ describe.skipIf(!ready)("the status page, in headless Chromium, during a run wit
     const tooltip = await page.textContent("#svc-api title");
     expect(tooltip!.split("\n")).toEqual([
       "api (process)",
-      `from this host: ${harness!.services.api.addr}`,
-      `from cache: ${harness!.services.api.addrFor("cache")}`,
-      `from worker: ${harness!.services.api.addrFor("worker")}`,
+      `from this host: ${h.services.api.addr}`,
+      `from cache: ${h.services.api.addrFor("cache")}`,
+      `from worker: ${h.services.api.addrFor("worker")}`,
     ]);
-    expect(harness!.services.api.addrFor("worker")).toBe(`${node.hostIp}:${harness!.services.api.port}`);
+    expect(h.services.api.addrFor("worker")).toBe(`${node.hostIp}:${h.services.api.port}`);
 
     // Clicking a service shows its log and its addresses.
     await page.click("#svc-worker");
     await expect.poll(() => page.textContent("#log"), { timeout: 5_000 }).toContain("worker listening on 8091");
     expect(await page.textContent("#log-service")).toBe("worker (remote_lan)");
-    expect(await page.textContent("#log-addresses")).toContain(`from api: ${harness!.services.worker.addrFor("api")}`);
+    expect(await page.textContent("#log-addresses")).toContain(`from api: ${h.services.worker.addrFor("api")}`);
     await page.click("#svc-api");
     await expect.poll(() => page.textContent("#log"), { timeout: 5_000 }).toMatch(/^api listening on \d+$/);
 
     // Each one killed in turn: the page shows it exited, the others as they were.
-    await harness!.services.worker.kill();
+    await h.services.worker.kill();
     await waitForStates(page, { api: "healthy", cache: "healthy", worker: "exited" });
     expect(await page.textContent("#summary")).toBe("2 of 3 healthy");
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, "status-page.png"), fullPage: true });
-    await harness!.services.cache.kill();
+    await h.services.cache.kill();
     await waitForStates(page, { api: "healthy", cache: "exited", worker: "exited" });
-    await harness!.services.api.kill();
+    await h.services.api.kill();
     await waitForStates(page, { api: "exited", cache: "exited", worker: "exited" });
     expect(await page.textContent("#svc-api-state")).toBe("exited");
     const exits = await page.evaluate(() => [...document.querySelectorAll('#events li[data-state="exited"]')].map((li) => li.getAttribute("data-service")));
@@ -130,13 +135,13 @@ describe.skipIf(!ready)("the status page, in headless Chromium, during a run wit
     expect((await fetch(`${url}health`)).status).toBe(503);
 
     // Started again while selected: its new lines arrive live in the log panel.
-    await harness!.services.api.restart();
+    await h.services.api.restart();
     await waitForStates(page, { api: "healthy", cache: "exited", worker: "exited" });
     await expect.poll(async () => (await page.textContent("#log"))!.match(/api listening on \d+/g)?.length, { timeout: 5_000 }).toBe(2);
     await page.screenshot({ path: path.join(SCREENSHOTS, "status-page-restarted.png"), fullPage: true });
 
     // Stopped: every service is shown stopped, then the page knows the feed is gone.
-    await harness!.stop();
+    await h.stop();
     await waitForStates(page, { api: "stopped", cache: "stopped", worker: "stopped" });
     await expect.poll(() => page.getAttribute("#connection", "data-connected"), { timeout: 5_000 }).toBe("false");
     expect(errors).toEqual([]);
