@@ -8,7 +8,15 @@ import { type PackageFiles, greeterPackage, writePackageDir } from "../../suppor
 function templatedPackage(overrides: PackageFiles = {}): PackageFiles {
   return greeterPackage({
     // A secret-looking variable: rendered 0600.
-    "config/app.conf.template": ["# rendered for ${HARNESS_SERVICE}", "listen = 0.0.0.0:${PORT}", "upstream = http://${LOCAL_ADDR}/", "password = ${DB_PASSWORD}", "level = ${LOG_LEVEL:-info}", "cost = $$5", ""].join("\n"),
+    "config/app.conf.template": [
+      "# rendered for ${HARNESS_SERVICE}",
+      "listen = 0.0.0.0:${PORT}",
+      "upstream = http://${LOCAL_ADDR}/",
+      "password = ${DB_PASSWORD}",
+      "level = ${LOG_LEVEL:-info}",
+      "cost = $$5",
+      "",
+    ].join("\n"),
     // None: 0644, in a folder of its own.
     "config/peers/peers.ini.template": "[local]\nhost = ${LOCAL_HOST}\nport = ${LOCAL_PORT}\n",
     "scripts/setup.sh": [
