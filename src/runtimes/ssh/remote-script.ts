@@ -74,21 +74,22 @@ exit $code`;
  */
 export function setupCommand(dir: string, envFile: string, timeoutMs: number): string {
   const wrapper = `echo $$ > ${SETUP_PGID_FILE}; . ./${ENV_FILE}; exec "$@"`;
-  const ticks = Math.max(1, Math.ceil(timeoutMs / 100));
+  // Looks every 10 ms for the first 100 ms (most setups are quick), then every 100 ms; `e` counts
+  // the sleeps only, so the limit is at least `timeoutMs`.
   return `cd ${q(dir)} || exit ${EXIT.noDir}
 rm -f ${SETUP_PGID_FILE}
 setsid -w sh -c ${q(wrapper)} meshbed-setup ./scripts/setup.sh ${q(dir)} ${q(envFile)} < /dev/null >> logs/setup.log 2>&1 &
 w=$!
-i=0
+e=0
 while kill -0 $w 2>/dev/null; do
-  if [ $i -ge ${ticks} ]; then
+  if [ $e -ge ${Math.max(1, Math.round(timeoutMs))} ]; then
     g=$(cat ${SETUP_PGID_FILE} 2>/dev/null); [ -n "$g" ] && kill -KILL -"$g" 2>/dev/null
     kill -KILL $w 2>/dev/null; wait $w 2>/dev/null
     rm -f ${SETUP_PGID_FILE}
     echo ${SETUP_TIMED_OUT}
     exit 124
   fi
-  i=$((i + 1)); sleep 0.1
+  if [ $e -lt 100 ]; then sleep 0.01; e=$((e + 10)); else sleep 0.1; e=$((e + 100)); fi
 done
 wait $w; code=$?
 g=$(cat ${SETUP_PGID_FILE} 2>/dev/null); [ -n "$g" ] && kill -KILL -"$g" 2>/dev/null

@@ -20,6 +20,12 @@ function gone(pid: number): boolean {
   }
 }
 
+/** Whether a process is dead within a second (SIGKILL is delivered after `kill` returns). */
+async function goneSoon(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && !gone(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  return gone(pid);
+}
+
 /** Runs a generated script with dash, as a node's /bin/sh would. */
 function sh(script: string): { stdout: Buffer; code: number } {
   try {
@@ -75,7 +81,7 @@ describe("the scripts run on nodes", () => {
     expect(seen).toEqual([["logs/stdout.log", "third\n"]]);
   });
 
-  it("run setup.sh with the service's env and its args, its output appended to logs/setup.log, and end what it left running", () => {
+  it("run setup.sh with the service's env and its args, its output appended to logs/setup.log, and end what it left running", async () => {
     const setup = path.join(dir, "scripts", "setup.sh");
     fs.mkdirSync(path.dirname(setup), { recursive: true });
     fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
@@ -86,7 +92,7 @@ describe("the scripts run on nodes", () => {
     const failed = sh(setupCommand(dir, envFile, 5_000));
     expect(failed.code).toBe(5);
     expect(fs.readFileSync(path.join(dir, "logs", "setup.log"), "utf8")).toBe(`${dir}|${envFile}|${HOSTILE}\noops\n`);
-    expect(gone(Number(fs.readFileSync(marker, "utf8")))).toBe(true);
+    expect(await goneSoon(Number(fs.readFileSync(marker, "utf8")))).toBe(true);
     expect(fs.existsSync(path.join(dir, ".setup.pgid"))).toBe(false);
 
     fs.writeFileSync(setup, `#!/bin/sh\necho slow\nsleep 30 & echo $! > left-running.pid\nsleep 20\n`, { mode: 0o755 });
@@ -95,7 +101,7 @@ describe("the scripts run on nodes", () => {
     expect(Date.now() - begun).toBeLessThan(3_000);
     expect(slow.code).toBe(124);
     expect(slow.stdout.toString().trim()).toBe(SETUP_TIMED_OUT);
-    expect(gone(Number(fs.readFileSync(marker, "utf8")))).toBe(true);
+    expect(await goneSoon(Number(fs.readFileSync(marker, "utf8")))).toBe(true);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith("pwned"))).toEqual([]);
   });
 
