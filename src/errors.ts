@@ -33,6 +33,7 @@ export type ErrorCode =
   | "E_SSH_COMMAND"
   | "E_PACKAGE_INVALID"
   | "E_SYSTEM_REQUIREMENTS"
+  | "E_SETUP_FAILED"
   | "E_LAB"
   // the WireGuard mesh
   | "E_MESH_SUBNET"

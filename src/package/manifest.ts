@@ -12,12 +12,17 @@ export interface PackageManifest {
   systemRequires: string[];
   /** The `network` section, kept as written (WireGuard settings for the mesh). */
   network: Record<string, unknown> | undefined;
+  /** How long `scripts/setup.sh` may run (`setup_timeout`, in seconds, in the file). Default: 120 000 ms. */
+  setupTimeoutMs: number;
 }
 
 /** Scripts every package has; `scripts/health.sh` is optional. */
 export const REQUIRED_SCRIPTS = ["scripts/start.sh", "scripts/stop.sh"] as const;
 export const HEALTH_SCRIPT = "scripts/health.sh";
-const KNOWN_KEYS = ["name", "version", "port", "system_requires", "network", "description"];
+/** Optional: runs once after the package is unpacked on the node, before start.sh. */
+export const SETUP_SCRIPT = "scripts/setup.sh";
+export const DEFAULT_SETUP_TIMEOUT_S = 120;
+const KNOWN_KEYS = ["name", "version", "port", "system_requires", "network", "description", "setup_timeout"];
 
 /** An invalid package: the message names the file and the field. */
 export function packageError(where: string, message: string, cause?: unknown): HarnessError {
@@ -54,19 +59,45 @@ export function parseManifest(text: string, where: string): PackageManifest {
   if (m.network !== undefined && (typeof m.network !== "object" || m.network === null || Array.isArray(m.network))) {
     throw packageError(file, "`network` must be a mapping");
   }
+  const setupTimeout = m.setup_timeout ?? DEFAULT_SETUP_TIMEOUT_S;
+  if (typeof setupTimeout !== "number" || !Number.isFinite(setupTimeout) || setupTimeout <= 0 || setupTimeout > 24 * 3600) {
+    throw packageError(file, `\`setup_timeout\` must be a number of seconds from 1 to 86400 (how long scripts/setup.sh may run), got ${JSON.stringify(m.setup_timeout)}`);
+  }
   return {
     name: m.name,
     version: String(m.version),
     port: m.port as number | undefined,
     systemRequires: requires as string[],
     network: m.network as Record<string, unknown> | undefined,
+    setupTimeoutMs: Math.round(setupTimeout * 1000),
   };
 }
 
-/** Checks that the required scripts are among `files` (archive paths). */
-export function checkScripts(files: ReadonlyMap<string, { mode: number }>, where: string): void {
+/**
+ * Checks the files of a package (archive paths): the required scripts are there, every `scripts/*.sh`
+ * (start, stop, health, setup) is executable, and no config template renders over a file the package
+ * has (`config/app.conf.template` and `config/app.conf`).
+ */
+export function checkFiles(files: ReadonlyMap<string, { mode: number }>, where: string): void {
   for (const script of REQUIRED_SCRIPTS) {
     const file = files.get(script);
     if (!file) throw packageError(`${where}: ${script}`, `the file is missing; every package has ${REQUIRED_SCRIPTS.join(" and ")}`);
   }
+  for (const [name, { mode }] of files) {
+    if (/^scripts\/[^/]+\.sh$/.test(name) && (mode & 0o100) === 0) {
+      throw packageError(
+        `${where}: ${name}`,
+        `the script is not executable (mode ${mode.toString(8).padStart(4, "0")}): build the package with \`meshbed pack <dir>\`, which makes scripts/*.sh executable, or chmod +x it`,
+      );
+    }
+    const target = templateTarget(name);
+    if (target !== undefined && files.has(target)) {
+      throw packageError(`${where}: ${name}`, `the template renders to ${target}, which the package also has: remove one of them`);
+    }
+  }
+}
+
+/** `config/app.conf.template` (at any depth under `config/`) → `config/app.conf`; else undefined. */
+export function templateTarget(name: string): string | undefined {
+  return name.startsWith("config/") ? /^(.*[^/])\.template$/.exec(name)?.[1] : undefined;
 }

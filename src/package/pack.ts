@@ -5,7 +5,8 @@ export type { PackageManifest } from "./manifest.js";
 
 /**
  * Builds a service package (ADR-007 §4) from `dir` into `out` (default `<name>-<version>.tar.gz`):
- * checks `manifest.yaml` and the required scripts, with errors that name the file and the field.
+ * checks `manifest.yaml`, the required scripts (executable) and the config templates, with errors that
+ * name the file and the field.
  * The archive code loads only when a package is made.
  */
 export async function pack(dir: string, out?: string): Promise<PackResult> {

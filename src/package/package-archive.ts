@@ -1,11 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
+import { isUtf8 } from "node:buffer";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import tar from "tar-stream";
 import { debugFor } from "../debug.js";
-import { HEALTH_SCRIPT, type PackageManifest, checkScripts, packageError, parseManifest } from "./manifest.js";
+import { HEALTH_SCRIPT, type PackageManifest, SETUP_SCRIPT, checkFiles, packageError, parseManifest, templateTarget } from "./manifest.js";
 
 /** A package read and checked: what the SSH runtime uploads. */
 export interface ServicePackage {
@@ -17,6 +18,19 @@ export interface ServicePackage {
   /** Paths inside it ("scripts/start.sh"). */
   files: readonly string[];
   hasHealthScript: boolean;
+  /** Whether it has `scripts/setup.sh`, run once after unpacking, before start.sh. */
+  hasSetupScript: boolean;
+  /** Its config templates (`config/**\/*.template`), rendered with the service's env on deploy. */
+  templates: readonly PackageTemplate[];
+}
+
+/** A config template of a package: `config/app.conf.template`, rendered into `config/app.conf`. */
+export interface PackageTemplate {
+  /** Its path in the package. */
+  file: string;
+  /** The path it renders to, beside it. */
+  target: string;
+  text: string;
 }
 
 export interface PackResult {
@@ -32,8 +46,8 @@ const log = debugFor("package");
 const gunzip = promisify(zlib.gunzip);
 
 /**
- * Builds a package (ADR-007 §4) from `dir`: checks `manifest.yaml` and the required scripts,
- * makes `scripts/*.sh` executable, and writes `out` (default `<name>-<version>.tar.gz` in the cwd).
+ * Builds a package (ADR-007 §4) from `dir`: checks `manifest.yaml`, the required scripts and the
+ * config templates, makes `scripts/*.sh` (setup.sh too) executable, and writes `out` (default `<name>-<version>.tar.gz` in the cwd).
  */
 export async function pack(dir: string, out?: string): Promise<PackResult> {
   const { manifest, archive } = await packDirectory(dir);
@@ -53,8 +67,8 @@ export async function readPackage(source: string): Promise<ServicePackage> {
     throw packageError(source, "the file does not exist: build it with `meshbed pack <dir>`, or fix `package`");
   }
   if (stat.isDirectory()) {
-    const { manifest, archive, files } = await packDirectory(source);
-    return { source, manifest, archive, files: [...files.keys()], hasHealthScript: files.has(HEALTH_SCRIPT) };
+    const { manifest, archive, files, contents } = await packDirectory(source);
+    return described(source, manifest, archive, files, contents);
   }
   const archive = await fs.promises.readFile(source);
   let tarball: Buffer;
@@ -64,7 +78,8 @@ export async function readPackage(source: string): Promise<ServicePackage> {
     throw packageError(source, "it is not a gzipped tarball (.tar.gz)", error);
   }
   const files = new Map<string, { mode: number }>();
-  let manifestText: string | undefined;
+  /** Whatever is read past the listing: the manifest and the templates. */
+  const contents = new Map<string, Buffer>();
   const extract = tar.extract();
   const done = new Promise<void>((resolve, reject) => {
     extract.on("entry", (header, stream, next) => {
@@ -73,7 +88,7 @@ export async function readPackage(source: string): Promise<ServicePackage> {
       stream.on("data", (c: unknown) => chunks.push(c as Buffer));
       stream.on("end", () => {
         if (name !== "" && header.type !== "directory") files.set(name, { mode: header.mode ?? 0o644 });
-        if (name === "manifest.yaml") manifestText = Buffer.concat(chunks).toString("utf8");
+        if (header.type === "file" && (name === "manifest.yaml" || templateTarget(name) !== undefined)) contents.set(name, Buffer.concat(chunks));
         next();
       });
       stream.on("error", reject);
@@ -86,21 +101,45 @@ export async function readPackage(source: string): Promise<ServicePackage> {
   });
   Readable.from([tarball]).pipe(extract);
   await done;
+  const manifestText = contents.get("manifest.yaml");
   if (manifestText === undefined) throw packageError(`${source}: manifest.yaml`, "the file is missing; every package has one at its top");
-  const manifest = parseManifest(manifestText, source);
-  checkScripts(files, source);
-  return { source, manifest, archive, files: [...files.keys()], hasHealthScript: files.has(HEALTH_SCRIPT) };
+  const manifest = parseManifest(manifestText.toString("utf8"), source);
+  checkFiles(files, source);
+  return described(source, manifest, archive, files, contents);
 }
 
-async function packDirectory(dir: string): Promise<{ manifest: PackageManifest; archive: Buffer; files: Map<string, { mode: number }> }> {
+/** The package as the runtime uses it; a template that is not text is refused here. */
+function described(source: string, manifest: PackageManifest, archive: Buffer, files: ReadonlyMap<string, { mode: number }>, contents: ReadonlyMap<string, Buffer>): ServicePackage {
+  const templates: PackageTemplate[] = [];
+  for (const name of files.keys()) {
+    const target = templateTarget(name);
+    const bytes = contents.get(name);
+    if (target === undefined || bytes === undefined) continue;
+    if (!isUtf8(bytes)) throw packageError(`${source}: ${name}`, "a config template must be UTF-8 text");
+    templates.push({ file: name, target, text: bytes.toString("utf8") });
+  }
+  return { source, manifest, archive, files: [...files.keys()], hasHealthScript: files.has(HEALTH_SCRIPT), hasSetupScript: files.has(SETUP_SCRIPT), templates };
+}
+
+interface PackedDirectory {
+  manifest: PackageManifest;
+  archive: Buffer;
+  files: Map<string, { mode: number }>;
+  /** The templates' bytes. */
+  contents: Map<string, Buffer>;
+}
+
+async function packDirectory(dir: string): Promise<PackedDirectory> {
   const root = path.resolve(dir);
   if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw packageError(dir, "it is not a directory");
   const manifestFile = path.join(root, "manifest.yaml");
   if (!fs.existsSync(manifestFile)) throw packageError(`${dir}: manifest.yaml`, "the file is missing; every package has one at its top");
   const manifest = parseManifest(await fs.promises.readFile(manifestFile, "utf8"), dir);
   const entries = await walk(root, "");
-  const files = new Map(entries.filter((e) => e.type === "file").map((e) => [e.name, { mode: e.mode }]));
-  checkScripts(files, dir);
+  // Symlinks too, as a tarball lists them: a template must not render over one.
+  const files = new Map(entries.filter((e) => e.type !== "directory").map((e) => [e.name, { mode: e.mode }]));
+  checkFiles(files, dir);
+  const contents = new Map<string, Buffer>();
 
   const packer = tar.pack();
   const chunks: Buffer[] = [];
@@ -113,11 +152,15 @@ async function packDirectory(dir: string): Promise<{ manifest: PackageManifest; 
     const header = { name: entry.name, mode: entry.mode, mtime: FIXED_MTIME, uid: 0, gid: 0, uname: "root", gname: "root" };
     if (entry.type === "directory") packer.entry({ ...header, type: "directory" });
     else if (entry.type === "symlink") packer.entry({ ...header, type: "symlink", linkname: entry.target! });
-    else packer.entry({ ...header, type: "file" }, await fs.promises.readFile(path.join(root, entry.name)));
+    else {
+      const bytes = await fs.promises.readFile(path.join(root, entry.name));
+      if (templateTarget(entry.name) !== undefined) contents.set(entry.name, bytes);
+      packer.entry({ ...header, type: "file" }, bytes);
+    }
   }
   packer.finalize();
   await ended;
-  return { manifest, archive: await gzip(Buffer.concat(chunks), { level: 9 }), files };
+  return { manifest, archive: await gzip(Buffer.concat(chunks), { level: 9 }), files, contents };
 }
 
 interface WalkEntry {

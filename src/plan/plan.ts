@@ -8,6 +8,9 @@ import { interpolate } from "./interpolate.js";
 import { dependencyLevels } from "./order.js";
 import { placeService } from "./placement.js";
 
+/** Where a process's `files` are written, in its own folder of the run's state dir (`HARNESS_FILES_DIR`). */
+export const PROCESS_FILES_DIR = "files";
+
 // In a file of their own: placement.ts reads them, and plan.ts imports placement.ts.
 export type { HostFacts, ServiceIps } from "./host-facts.js";
 
@@ -90,6 +93,9 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     injected.HARNESS_RUN_ID = facts.runId;
     injected.HARNESS_SERVICE = service.name;
     injected.HARNESS_ENV_FILE = envFile;
+    // Only a process that has `files` is told where they are: every other env stays as it was.
+    const files = service.target === "process" ? service.options.files : undefined;
+    if (files && Object.keys(files).length > 0) injected.HARNESS_FILES_DIR = path.join(dir, PROCESS_FILES_DIR);
 
     const env: Record<string, string> = { ...injected, ...ownEnv(service, injected, facts.hostEnv) };
     const args = service.args.map((a, i) => interpolate(a, [env, facts.hostEnv], { service: service.name, field: `args[${i}]` }));

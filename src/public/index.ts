@@ -8,6 +8,7 @@ export type { Plan, PlannedService, ServiceAddresses } from "../plan/plan.js";
 export { parseTopology } from "../topology/yaml.js";
 export { renderEnvFile } from "../plan/env-file.js";
 export type { DockerBuild, DockerContainerOptions, DockerFile, DockerOptions } from "../runtimes/docker/docker-options.js";
+export type { ServiceFile } from "../topology/service-files.js";
 export type { RemoteBinaryOptions, RemoteLanOptions, RemotePackageOptions, SshOptions } from "../runtimes/ssh/ssh-options.js";
 export type { WireguardOptions } from "../mesh/wireguard-options.js";
 export type { MeshControl, PeerStatus } from "../mesh/mesh-control.js";

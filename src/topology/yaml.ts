@@ -65,6 +65,10 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
     if ((kind === "remote_lan" || kind === "wireguard") && typeof options.package === "string") {
       options.package = path.resolve(baseDir, options.package);
     }
+    // So do the host files and templates that `files` copies or renders.
+    if ((kind === "process" || kind === "docker") && isPlainObject(options.files)) {
+      options.files = Object.fromEntries(Object.entries(options.files).map(([name, file]) => [name, fromBaseDir(file, baseDir)]));
+    }
     const locate = (field: string) => {
       const head = field.split(/[.[]/, 1)[0]!;
       const rest = field.slice(head.length);
@@ -74,6 +78,14 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
     spec = addService(spec, name, kind, options, new At(name, "", locate));
   }
   return spec;
+}
+
+/** A `files` entry with its `path` or `template` taken from `baseDir`; anything else as it is (validation reports it). */
+function fromBaseDir(file: unknown, baseDir: string): unknown {
+  if (!isPlainObject(file)) return file;
+  const resolved = { ...file };
+  for (const key of ["path", "template"]) if (typeof resolved[key] === "string" && resolved[key] !== "") resolved[key] = path.resolve(baseDir, resolved[key] as string);
+  return resolved;
 }
 
 /** Merges a YAML service (service-level and target-level keys) into builder options. */

@@ -75,3 +75,63 @@ describe("service packages", () => {
     await expect(readPackage(evil)).rejects.toThrow(/outside the package dir/);
   });
 });
+
+describe("service packages: templates and setup.sh", () => {
+  const withExtras = () => ({
+    ...greeterPackage(),
+    "config/app.conf.template": "listen = ${PORT}\n",
+    "config/nested/db.ini.template": "password = ${DB_PASSWORD}\n",
+    "scripts/setup.sh": "#!/bin/sh\necho setting up\n",
+  });
+
+  it("packs templates and setup.sh (made executable like the other scripts) and reads them back", async () => {
+    const dir = writePackageDir(withExtras());
+    const { file } = await pack(dir, path.join(dir, "..", "extras.tar.gz"));
+    const listing = execFileSync("tar", ["-tvzf", file], { encoding: "utf8" });
+    expect(listing).toMatch(/-rwxr-xr-x .* scripts\/setup\.sh/);
+    expect(listing).toMatch(/-rw-r--r-- .* config\/app\.conf\.template/);
+    for (const source of [file, dir]) {
+      const read = await readPackage(source);
+      expect(read.hasSetupScript).toBe(true);
+      expect(read.manifest.setupTimeoutMs).toBe(120_000);
+      expect(read.templates).toEqual([
+        { file: "config/app.conf.template", target: "config/app.conf", text: "listen = ${PORT}\n" },
+        { file: "config/nested/db.ini.template", target: "config/nested/db.ini", text: "password = ${DB_PASSWORD}\n" },
+      ]);
+    }
+    expect((await readPackage(writePackageDir(greeterPackage()))).hasSetupScript).toBe(false);
+  });
+
+  it("takes `setup_timeout` in seconds from the manifest, and refuses a bad one", async () => {
+    const dir = writePackageDir({ ...withExtras(), "manifest.yaml": "name: g\nversion: 1\nsetup_timeout: 2.5\n" });
+    expect((await readPackage(dir)).manifest.setupTimeoutMs).toBe(2_500);
+    for (const bad of ["0", "-1", "soon", "100000"]) {
+      expect((await packError({ "manifest.yaml": `name: g\nversion: 1\nsetup_timeout: ${bad}\n` })).message).toMatch(
+        /manifest\.yaml: `setup_timeout` must be a number of seconds from 1 to 86400 \(how long scripts\/setup\.sh may run\)/,
+      );
+    }
+  });
+
+  it("refuses a template that would render over a file of the package", async () => {
+    const error = await packError({ "config/app.conf.template": "x\n", "config/app.conf": "y\n" });
+    expect(error.code).toBe("E_PACKAGE_INVALID");
+    expect(error.message).toMatch(/config\/app\.conf\.template: the template renders to config\/app\.conf, which the package also has: remove one of them/);
+  });
+
+  it("refuses a tarball whose scripts are not executable (setup.sh too), and a template that is not text", async () => {
+    const dir = writePackageDir(withExtras());
+    const tarball = (name: string) => {
+      const out = path.join(dir, "..", name);
+      execFileSync("tar", ["-czf", out, "-C", dir, "."]);
+      return out;
+    };
+    // writePackageDir writes 0644: only `pack` makes scripts executable.
+    await expect(readPackage(tarball("plain.tar.gz"))).rejects.toThrow(/scripts\/[a-z]+\.sh: the script is not executable \(mode 0644\): build the package with `meshbed pack <dir>`/);
+    for (const script of ["start", "stop", "health"]) fs.chmodSync(path.join(dir, "scripts", `${script}.sh`), 0o755);
+    await expect(readPackage(tarball("no-setup-x.tar.gz"))).rejects.toThrow(/scripts\/setup\.sh: the script is not executable/);
+    fs.chmodSync(path.join(dir, "scripts", "setup.sh"), 0o755);
+    expect((await readPackage(tarball("ok.tar.gz"))).hasSetupScript).toBe(true);
+    fs.writeFileSync(path.join(dir, "config", "app.conf.template"), Buffer.from([0xff, 0xfe, 0x00]));
+    await expect(readPackage(tarball("binary.tar.gz"))).rejects.toThrow(/config\/app\.conf\.template: a config template must be UTF-8 text/);
+  });
+});

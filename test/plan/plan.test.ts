@@ -381,3 +381,39 @@ describe("a mixed topology: process, container, LAN node, WireGuard node", () =>
     expect(lanOnly.services.cache!.env.API_ADDR).toBe("192.168.50.1:8080");
   });
 });
+
+describe("a process's files", () => {
+  test("a process with `files` is told their dir as HARNESS_FILES_DIR, which args, env and templates can use; one without is not", () => {
+    const spec = Harness.builder()
+      .process("api", {
+        binary: node,
+        args: ["--config", "${HARNESS_FILES_DIR}/app.conf"],
+        env: { CONF_DIR: "${HARNESS_FILES_DIR}/conf" },
+        files: { "app.conf": { template: "./app.conf.template" }, "conf/extra.ini": "x=1\n" },
+      })
+      .process("worker", { binary: node })
+      .toSpec();
+    const plan = makePlan(spec, hostFacts());
+    expect(plan.services.api!.env.HARNESS_FILES_DIR).toBe("/tmp/harness-t1/api/files");
+    expect(plan.services.api!.args).toEqual(["--config", "/tmp/harness-t1/api/files/app.conf"]);
+    expect(plan.services.api!.env.CONF_DIR).toBe("/tmp/harness-t1/api/files/conf");
+    expect(plan.services.worker!.env).toEqual({ API_HOST: "127.0.0.1", ...own("worker") });
+  });
+
+  test.each([
+    ["/etc/app.conf", /relative, normalized path of a file without \.\./],
+    ["../escape.conf", /relative, normalized path/],
+    ["a/../../b", /relative, normalized path/],
+    ["conf/", /relative, normalized path/],
+    ["./app.conf", /relative, normalized path/],
+  ])("refuses the file name %j", (name, message) => {
+    const error = errorOf(() => Harness.builder().process("api", { binary: node, files: { [name]: "x" } }));
+    expect(error.code).toBe("E_CONFIG");
+    expect(error.message).toMatch(message);
+  });
+
+  test("an entry has exactly one of content, path and template", () => {
+    const error = errorOf(() => Harness.builder().process("api", { binary: node, files: { "a.conf": { path: "a", template: "b" } as never } }));
+    expect(error.message).toContain('Expected `files.a.conf` of service "api" to have exactly one of `content`, `path` and `template`, got `path` and `template`');
+  });
+});

@@ -105,7 +105,7 @@ describe("the builder is immutable", () => {
       startTimeoutMs: 60_000,
       stopTimeoutMs: 10_000,
       args: [],
-      options: { binary: node, cwd: undefined, inheritEnv: true },
+      options: { binary: node, cwd: undefined, inheritEnv: true, files: {} },
     });
   });
 
@@ -248,7 +248,9 @@ describe("unknown options", () => {
 
   test("a key like none of them lists the known ones", () => {
     const error = errorOf(() => api({ binary: node, image: "postgres:14" }));
-    expect(error.message).toBe('Unknown option `image` of service "api"; known options: port, env, dependsOn, health, startTimeoutMs, stopTimeoutMs, restart, binary, args, cwd, inheritEnv');
+    expect(error.message).toBe(
+      'Unknown option `image` of service "api"; known options: port, env, dependsOn, health, startTimeoutMs, stopTimeoutMs, restart, binary, args, cwd, inheritEnv, files',
+    );
   });
 
   test("unknown harness options are refused with a suggestion", () => {

@@ -129,6 +129,37 @@ services:
     expect(spec.services[0]!.env).toEqual({});
   });
 
+  test("`files` paths and templates of processes and containers are taken from the file's folder", () => {
+    const spec = parseTopology(
+      `
+services:
+  api:
+    target:
+      process:
+        binary: ./api
+        files:
+          app.conf: { template: ./conf/app.conf.template }
+          raw.txt: { path: /abs/raw.txt, mode: 0o600 }
+          inline.ini: "a = 1"
+  web:
+    target:
+      docker:
+        image: busybox
+        files:
+          /etc/web.conf: { template: web.conf.template }
+`,
+      "services.yaml",
+      "/project",
+    );
+    const [api, web] = spec.services;
+    expect(api!.target === "process" && api!.options.files).toEqual({
+      "app.conf": { template: "/project/conf/app.conf.template", mode: undefined },
+      "raw.txt": { path: "/abs/raw.txt", mode: 0o600 },
+      "inline.ini": { content: "a = 1", mode: 0o644 },
+    });
+    expect(web!.target === "docker" && web!.options.files).toEqual({ "/etc/web.conf": { template: "/project/web.conf.template", mode: undefined } });
+  });
+
   test("the result is the builder's frozen spec, checked as the builder checks it", () => {
     const spec = parseTopology(api());
     expect(Object.isFrozen(spec)).toBe(true);

@@ -1,15 +1,9 @@
-import path from "node:path";
 import type { CommonServiceOptions } from "../../topology/common-options.js";
-import { type At, boolean, expected, fail, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
+import { type ResolvedServiceFile, type ServiceFile, validateServiceFiles } from "../../topology/service-files.js";
+import { type At, boolean, expected, fail, integer, object, optionalString, string, stringArray } from "../../topology/validate.js";
 
-/** A file put into the container before it starts: its content, or a file of the harness host. */
-export type DockerFile =
-  /** The file's content (UTF-8), mode 0644. */
-  | string
-  /** The file's content; `mode` default 0o644. */
-  | { content: string; mode?: number }
-  /** A file of the harness host, relative to the harness process's cwd; `mode` default: the host file's. */
-  | { path: string; mode?: number };
+/** A file put into the container before it starts: its content, a file of the harness host, or a template rendered with the container's env. */
+export type DockerFile = ServiceFile;
 
 /** Where a service's image comes from when it is not given by name. */
 export interface DockerBuild {
@@ -52,9 +46,11 @@ export interface DockerContainerOptions<Names extends string = string> extends C
    */
   ports?: readonly (number | string)[];
   /**
-   * Files put into the container before it starts, by absolute path: `{ "/etc/app.conf": "key=value\n" }`
-   * or `{ "/etc/app.conf": { path: "./app.conf" } }`. Copied as is (no `${VAR}` interpolation), owned by
-   * the image's user when it is numeric; missing directories are created. Besides these, the service's
+   * Files put into the container before it starts, by absolute path: `{ "/etc/app.conf": "key=value\n" }`,
+   * `{ "/etc/app.conf": { path: "./app.conf" } }` (copied as is), or `{ "/etc/app.conf": { template:
+   * "./app.conf.template" } }` (rendered with the container's env, `${VAR}` as in env values; mode 0600
+   * when it refers to a secret-looking variable). Owned by the image's user when it is numeric; missing
+   * directories are created. Besides these, the service's
    * env file is always at its `HARNESS_ENV_FILE` (`/opt/harness/<service>/service.env`, mode 0600):
    * bind-mounted read-only from the run's state dir when the engine is local, else copied in. Default: none.
    */
@@ -96,7 +92,7 @@ export interface PublishedPort {
   container: number;
 }
 
-export type ContainerFile = { content: string; mode: number } | { path: string; mode: number | undefined };
+export type ContainerFile = ResolvedServiceFile;
 
 export function validateDockerOptions(options: Record<string, unknown>, at: At): { args: string[]; options: DockerTarget } {
   const hasImage = options.image !== undefined;
@@ -116,7 +112,7 @@ export function validateDockerOptions(options: Record<string, unknown>, at: At):
       hasCommand: options.command !== undefined,
       entrypoint: options.entrypoint === undefined ? undefined : stringArray(options.entrypoint, at.child("entrypoint")),
       ports: validatePorts(options.ports, at.child("ports")),
-      files: validateFiles(options.files, at.child("files")),
+      files: validateServiceFiles(options.files, at.child("files"), "absolute"),
       pull: pull as DockerTarget["pull"],
       init: boolean(options.init, at.child("init"), false),
     },
@@ -151,34 +147,4 @@ function validatePorts(value: unknown, at: At): PublishedPort[] {
     containers.add(p.container);
   }
   return ports;
-}
-
-function validateFiles(value: unknown, at: At): Record<string, ContainerFile> {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) expected(at, "an object of absolute container paths to contents", value);
-  const files: Record<string, ContainerFile> = {};
-  for (const [target, raw] of Object.entries(value)) {
-    const here = at.child(target);
-    const normal = path.posix.normalize(target);
-    if (!target.startsWith("/") || normal === "/" || target.endsWith("/") || normal !== target) {
-      fail(here, `Expected the file name ${show(target)} in ${at.describe()} to be an absolute, normalized path of a file ("/etc/app.conf")`);
-    }
-    if (typeof raw === "string") {
-      files[target] = { content: raw, mode: 0o644 };
-      continue;
-    }
-    const entry = object(raw, here, ["content", "path", "mode"]);
-    const mode = entry.mode === undefined ? undefined : integer(entry.mode, here.child("mode"), 0, 0o7777);
-    if ((entry.content === undefined) === (entry.path === undefined)) {
-      fail(here, `Expected ${here.describe()} to have exactly one of \`content\` and \`path\``);
-    }
-    if (entry.path !== undefined) files[target] = { path: string(entry.path, here.child("path")), mode };
-    else if (typeof entry.content === "string") files[target] = { content: entry.content, mode: mode ?? 0o644 };
-    else expected(here.child("content"), "a string", entry.content);
-  }
-  return files;
-}
-
-function show(text: string): string {
-  return `\`${JSON.stringify(text)}\``;
 }

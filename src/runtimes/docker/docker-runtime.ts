@@ -85,7 +85,7 @@ export class DockerRuntime implements Runtime {
 
   async preflight(service: PlannedService): Promise<void> {
     const target = targetOf(service);
-    checkHostFiles(service.name, target.files);
+    checkHostFiles(service, target.files);
     entrypointOf(service);
     if (target.image !== undefined && target.pull === "never") {
       const found = await findImage(this.#docker(), target.image);

@@ -7,6 +7,7 @@ import type { Plan, PlannedService } from "../../plan/plan.js";
 import { processStartTime } from "../../host/proc-stat.js";
 import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import { processFiles, writeProcessFiles } from "./process-files.js";
 import { terminateGroup, signalGroup } from "./process-group.js";
 import { resolveBinary } from "./resolve-binary.js";
 import { forgetGroup, forgetRun, watchGroup, watchRun } from "../../host/watchdog.js";
@@ -31,12 +32,15 @@ export class ProcessRuntime implements Runtime {
   async preflight(service: PlannedService): Promise<void> {
     const { binary, cwd } = launchOf(service);
     resolveBinary(binary, cwd, environment(service).PATH, service.name);
+    processFiles(service);
   }
 
   async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
     const { binary, cwd } = launchOf(service);
     const env = environment(service);
     const file = resolveBinary(binary, cwd, env.PATH, service.name);
+    // Read and rendered again: a restart writes what the files are now.
+    writeProcessFiles(processFiles(service));
     const child = spawn(file, service.args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     // Watched at once (the pid is known before the spawn event): a harness killed in between leaves nothing.
     if (child.pid !== undefined) watchGroup(child.pid);

@@ -9,6 +9,10 @@ import { shellQuote as q } from "../../host/shell-quote.js";
 export const ENV_FILE = "service.env";
 const PGID_FILE = "service.pgid";
 const EXIT_FILE = "exit_status";
+/** The process group of a package's setup.sh while it runs: what a failed start or a reaper kills. */
+const SETUP_PGID_FILE = ".setup.pgid";
+/** Printed (alone on a line) by `setupCommand` when setup.sh ran out of time. */
+export const SETUP_TIMED_OUT = "MESHBED_SETUP_TIMED_OUT";
 
 /** Exit codes the scripts use to say what went wrong. */
 export const EXIT = { noDir: 90, noStart: 91, survived: 92 } as const;
@@ -59,6 +63,37 @@ rm -f ${PGID_FILE}; : > logs/start.log
 setsid -w sh -c ${q(wrapper)} meshbed-start ./scripts/start.sh ${q(dir)} ${q(envFile)} < /dev/null >> logs/start.log 2>&1
 code=$?
 cat ${PGID_FILE} 2>/dev/null
+exit $code`;
+}
+
+/**
+ * Runs the package's `scripts/setup.sh <dir> <envfile>` (env sourced) once, in a session and process
+ * group of its own, its output appended to `logs/setup.log`; kills the whole group after `timeoutMs`
+ * (then prints `MESHBED_SETUP_TIMED_OUT` and exits 124), and kills whatever of it is left when it ends: a
+ * setup leaves nothing running. Exits with setup.sh's code.
+ */
+export function setupCommand(dir: string, envFile: string, timeoutMs: number): string {
+  const wrapper = `echo $$ > ${SETUP_PGID_FILE}; . ./${ENV_FILE}; exec "$@"`;
+  // Looks every 10 ms for the first 100 ms (most setups are quick), then every 100 ms; `e` counts
+  // the sleeps only, so the limit is at least `timeoutMs`.
+  return `cd ${q(dir)} || exit ${EXIT.noDir}
+rm -f ${SETUP_PGID_FILE}
+setsid -w sh -c ${q(wrapper)} meshbed-setup ./scripts/setup.sh ${q(dir)} ${q(envFile)} < /dev/null >> logs/setup.log 2>&1 &
+w=$!
+e=0
+while kill -0 $w 2>/dev/null; do
+  if [ $e -ge ${Math.max(1, Math.round(timeoutMs))} ]; then
+    g=$(cat ${SETUP_PGID_FILE} 2>/dev/null); [ -n "$g" ] && kill -KILL -"$g" 2>/dev/null
+    kill -KILL $w 2>/dev/null; wait $w 2>/dev/null
+    rm -f ${SETUP_PGID_FILE}
+    echo ${SETUP_TIMED_OUT}
+    exit 124
+  fi
+  if [ $e -lt 100 ]; then sleep 0.01; e=$((e + 10)); else sleep 0.1; e=$((e + 100)); fi
+done
+wait $w; code=$?
+g=$(cat ${SETUP_PGID_FILE} 2>/dev/null); [ -n "$g" ] && kill -KILL -"$g" 2>/dev/null
+rm -f ${SETUP_PGID_FILE}
 exit $code`;
 }
 
@@ -163,9 +198,10 @@ while alive; do
 done`;
 }
 
-/** Kills at once whatever a failed start left running (its group, the pid a start.sh recorded). */
+/** Kills at once whatever a failed start left running (a setup.sh's group, its group, the pid a start.sh recorded). */
 export function abandonCommand(dir: string): string {
   return `if cd ${q(dir)} 2>/dev/null; then
+  [ -s ${SETUP_PGID_FILE} ] && kill -KILL -"$(cat ${SETUP_PGID_FILE})" 2>/dev/null
   [ -s ${PGID_FILE} ] && kill -KILL -"$(cat ${PGID_FILE})" 2>/dev/null
   [ -s service.pid ] && kill -KILL "$(cat service.pid)" 2>/dev/null
   cd /

@@ -3,6 +3,7 @@ import { deadlineSignal } from "../../host/deadline-signal.js";
 import path from "node:path";
 import { HarnessError, StartError } from "../../errors.js";
 import type { ServicePackage } from "../../package/package-archive.js";
+import { renderTemplate } from "../../plan/render-template.js";
 import { shellQuote as quote } from "../../host/shell-quote.js";
 import { renderEnvFile } from "../../plan/env-file.js";
 import type { PlannedService } from "../../plan/plan.js";
@@ -19,6 +20,8 @@ import {
   launchPackageCommand,
   prepareDirCommand,
   removeDirCommand,
+  SETUP_TIMED_OUT,
+  setupCommand,
   stopCommand,
 } from "./remote-script.js";
 import type { SshConnection } from "../../ssh/ssh-connection.js";
@@ -58,6 +61,9 @@ export async function startRemoteService(service: PlannedService, context: Runti
       const upload = path.posix.join(dir, ".package.tar.gz");
       await connection.writeFile(upload, pkg.archive, 0o600);
       await must(`unpacking ${path.basename(pkg.source)} into ${dir}`, `cd ${quote(dir)} && tar -xzf .package.tar.gz && rm -f .package.tar.gz`);
+      // Rendered here, where the env is known exactly, and uploaded: no value of it passes a shell.
+      for (const file of renderPackageTemplates(pkg, service)) await connection.writeFile(path.posix.join(dir, file.target), file.content, file.mode);
+      if (pkg.hasSetupScript) await runSetup(service, context, connection, pkg, dir);
       const result = await connection.run(launchPackageCommand(dir, service.envFile), { signal: context.signal });
       pgidText = result.stdout;
       if (result.code !== 0) {
@@ -173,6 +179,33 @@ export async function startRemoteService(service: PlannedService, context: Runti
     };
   }
   return running;
+}
+
+/** A package's config templates rendered with the service's env: each file's path in the package, text and mode. */
+export function renderPackageTemplates(pkg: ServicePackage, service: PlannedService): { target: string; content: string; mode: number }[] {
+  return pkg.templates.map((t) => ({ target: t.target, ...renderTemplate(t.text, service.env, { service: service.name, file: t.file }) }));
+}
+
+/**
+ * Runs the package's `scripts/setup.sh` once, within the manifest's `setup_timeout`; its output goes
+ * to `logs/setup.log` (streamed with the service's other logs). A failure is `E_SETUP_FAILED` with
+ * that output; the caller then removes the service dir.
+ */
+async function runSetup(service: PlannedService, context: RuntimeContext, connection: SshConnection, pkg: ServicePackage, dir: string): Promise<void> {
+  const timeoutMs = pkg.manifest.setupTimeoutMs;
+  const result = await connection.run(setupCommand(dir, service.envFile, timeoutMs), { signal: context.signal });
+  if (result.code === 0) return;
+  const log = await connection.run(`cat ${quote(`${dir}/logs/setup.log`)} 2>/dev/null`).catch(() => undefined);
+  for (const line of (log?.stdout ?? "").split("\n").filter(Boolean)) context.log.push("stderr", line);
+  const timedOut = result.stdout.split("\n").includes(SETUP_TIMED_OUT);
+  const what = timedOut
+    ? `did not finish within ${timeoutMs / 1000} s (\`setup_timeout\` of manifest.yaml) and was killed`
+    : `exited with code ${result.code ?? result.signal}${result.stderr.trim() ? ` (${result.stderr.trim()})` : ""}`;
+  throw new StartError(`scripts/setup.sh of service "${service.name}" (package ${pkg.manifest.name} ${pkg.manifest.version}) on ${connection.label} ${what}; see its log below`, {
+    code: "E_SETUP_FAILED",
+    service: service.name,
+    logTail: context.log.tail(20).map((l) => l.line),
+  });
 }
 
 /** The wrapper wrote `$?`: a code, or 128 + the number of the signal that killed the service. */

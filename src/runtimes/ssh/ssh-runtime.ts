@@ -8,7 +8,7 @@ import { targetOptions } from "../../topology/target-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
-import { startRemoteService } from "./remote-service.js";
+import { renderPackageTemplates, startRemoteService } from "./remote-service.js";
 import type { SshConnection } from "../../ssh/ssh-connection.js";
 import { resolveDestination } from "../../ssh/ssh-destination.js";
 import type { RemoteTarget } from "./ssh-options.js";
@@ -49,10 +49,14 @@ export class SshRuntime implements Runtime {
     return { ips, ports, addresses: { lanIpToward: toward } };
   }
 
-  /** Logs in (verifying the host key), and checks the node has the binary, or what the package requires. */
+  /**
+   * Renders a package's config templates (an unknown variable fails here, before anything starts), logs
+   * in (verifying the host key), and checks the node has the binary, or what the package requires.
+   */
   async preflight(service: PlannedService): Promise<void> {
     const target = targetOf(service.spec);
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
+    if (pkg) renderPackageTemplates(pkg, service);
     const connection = this.#connection(service);
     await connection.connect().catch((error: unknown) => {
       throw forService(error, service.name);

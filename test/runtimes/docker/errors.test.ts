@@ -55,7 +55,7 @@ describe("docker: options are checked where they are given", () => {
     expect(bad({ pull: "sometimes" })).toMatch(/`pull` of service "x" to be one of "missing", "never", "always"/);
     expect(bad({ ports: ["80:http"] })).toMatch(/`ports\[0\]` of service "x"/);
     expect(bad({ files: { "etc/x": "y" } })).toMatch(/absolute, normalized path/);
-    expect(bad({ files: { "/x": { path: "a", content: "b" } } })).toMatch(/exactly one of `content` and `path`/);
+    expect(bad({ files: { "/x": { path: "a", content: "b" } } })).toMatch(/exactly one of `content`, `path` and `template`, got `content` and `path`/);
     expect(bad({ imgae: "a" })).toMatch(/did you mean `image`/);
   });
 

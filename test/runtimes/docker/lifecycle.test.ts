@@ -148,6 +148,48 @@ describe.skipIf(!ready)("docker: a mixed topology's lifecycle", () => {
     expect(lines).toEqual(["key=value", "from the host", "sourced: hello cfg", "640", "600"]);
   });
 
+  it("renders `files` templates with the container's env (peers' addresses as the container sees them, 0600 with a secret)", async () => {
+    const template = path.join(scratch, "app.conf.template");
+    fs.writeFileSync(template, "upstream = http://${API_ADDR}/\nservice = ${HARNESS_SERVICE}\nlevel = ${LOG_LEVEL:-info}\n");
+    const secret = path.join(scratch, "db.ini.template");
+    fs.writeFileSync(secret, "password = ${DB_PASSWORD}\n");
+    const runId = testRunId();
+    const harness = await Harness.builder({ runId })
+      .process("api", { binary: process.execPath, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
+      .docker("cfg", {
+        image,
+        env: { DB_PASSWORD: "s3cret $(x)" },
+        files: { "/etc/app/app.conf": { template }, "/etc/app/db.ini": { template: secret } },
+        command: ["sh", "-c", 'cat /etc/app/app.conf /etc/app/db.ini; stat -c "%a" /etc/app/app.conf /etc/app/db.ini; echo done; exec sleep 1000'],
+        init: true,
+      })
+      .start();
+    started.push(harness);
+    const apiAddr = harness.envFor("cfg").API_ADDR;
+    // The host as the container reaches it, not 127.0.0.1.
+    expect(apiAddr).not.toMatch(/^127\./);
+    await lineMatching(harness, "cfg", /^done$/);
+    const lines: string[] = [];
+    for await (const l of harness.services.cfg.logs()) lines.push(l.line);
+    expect(lines).toEqual([`upstream = http://${apiAddr}/`, "service = cfg", "level = info", "password = s3cret $(x)", "644", "600", "done"]);
+  });
+
+  it("refuses a `files` template with an unknown variable before any container exists, naming the template and the line", async () => {
+    const template = path.join(scratch, "bad.conf.template");
+    fs.writeFileSync(template, "ok = ${PORT}\nbad = ${NO_SUCH_THING}\n");
+    const runId = testRunId();
+    const error = await failure(() =>
+      Harness.builder({ runId })
+        .docker("cfg", { image, port: 0, files: { "/etc/bad.conf": { template } } })
+        .start(),
+    );
+    expect(error.code).toBe("E_UNKNOWN_VARIABLE");
+    expect(error.message).toBe(
+      `Line 2 of the template ${template} (\`files["/etc/bad.conf"]\`) of service "cfg" uses \${NO_SUCH_THING}, which is not defined; write $\${NO_SUCH_THING} for a literal, or \${NO_SUCH_THING:-default}`,
+    );
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
   it("builds an image from a directory, waits on its HEALTHCHECK, and removes the image at the end", async () => {
     const context = path.join(scratch, "hc");
     fs.mkdirSync(context);

@@ -133,6 +133,75 @@ describe("the process runtime", () => {
     await harness.stop();
   });
 
+  it("writes `files` under HARNESS_FILES_DIR before it starts (templates rendered with its env, 0600 with a secret), and removes them with the run", async () => {
+    const template = path.join(t.dir, "app.conf.template");
+    fs.writeFileSync(template, "db = ${DB_ADDR}\nport = ${PORT}\nfiles = ${HARNESS_FILES_DIR}\n");
+    const secret = path.join(t.dir, "creds.template");
+    fs.writeFileSync(secret, "token = ${API_TOKEN}\n");
+    const copied = path.join(t.dir, "plain.txt");
+    fs.writeFileSync(copied, "as is ${NOT_RENDERED}\n", { mode: 0o640 });
+    const harness = t.adopt(
+      await Harness.builder()
+        .process("db", t.node("http-server.mjs", { port: 0 }))
+        .process("tool", {
+          binary: "sh",
+          args: [
+            "-c",
+            'cd "$HARNESS_FILES_DIR" && cat "$1" creds conf/plain.txt conf/inline.ini && stat -c "%n %a" "$1" creds conf/plain.txt conf/inline.ini && echo done; exec sleep 30',
+            "sh",
+            "${HARNESS_FILES_DIR}/app.conf",
+          ],
+          port: 0,
+          env: { ...t.env(), API_TOKEN: "t0k3n" },
+          files: { "app.conf": { template }, creds: { template: secret }, "conf/plain.txt": { path: copied }, "conf/inline.ini": "inline = 1\n" },
+          health: { logLine: "done" },
+        })
+        .start(),
+    );
+    t.watch((await harness.services.tool.status()).pid!);
+    const { db, tool } = harness.services;
+    const dir = tool.env.HARNESS_FILES_DIR!;
+    expect(dir).toBe(path.join(path.dirname(tool.envFile), "files"));
+    expect(await logLines(harness, "tool")).toEqual([
+      `db = ${db.addr}`,
+      `port = ${tool.port}`,
+      `files = ${dir}`,
+      "token = t0k3n",
+      "as is ${NOT_RENDERED}",
+      "inline = 1",
+      `${dir}/app.conf 644`,
+      "creds 600",
+      "conf/plain.txt 640",
+      "conf/inline.ini 644",
+      "done",
+    ]);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    expect(db.env.HARNESS_FILES_DIR).toBeUndefined();
+    await harness.stop();
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it("refuses a missing `files` template, or one with an unknown variable, before anything starts", async () => {
+    const missing = await Harness.builder()
+      .process("db", t.node("http-server.mjs", { port: 0 }))
+      .process("tool", { binary: "sh", files: { "app.conf": { template: path.join(t.dir, "nope.template") } } })
+      .start()
+      .catch((e: unknown) => e as HarnessError);
+    expect(missing).toBeInstanceOf(HarnessError);
+    expect((missing as HarnessError).message).toBe(`The file ${path.join(t.dir, "nope.template")} that service "tool" writes to app.conf does not exist: fix \`files["app.conf"].template\``);
+    const template = path.join(t.dir, "bad.template");
+    fs.writeFileSync(template, "a = ${DB_ADR}\n");
+    const unknown = await Harness.builder()
+      .process("db", t.node("http-server.mjs", { port: 0 }))
+      .process("tool", { binary: "sh", files: { "app.conf": { template } } })
+      .start()
+      .catch((e: unknown) => e as HarnessError);
+    expect((unknown as HarnessError).code).toBe("E_UNKNOWN_VARIABLE");
+    expect((unknown as HarnessError).message).toBe(`Line 1 of the template ${template} (\`files["app.conf"]\`) of service "tool" uses \${DB_ADR}, which is not defined: did you mean \${DB_ADDR}?`);
+    // Preflight refused it: "db" never started.
+    expect(t.pids("db")).toEqual([]);
+  });
+
   it("passes the harness's environment under the service's unless `inheritEnv: false`", async () => {
     process.env.MESHBED_TEST_INHERITED = "from the test";
     try {

@@ -5,11 +5,26 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderEnvFile } from "../../../src/plan/env-file.js";
 import { FrameReader } from "../../../src/runtimes/ssh/remote-logs.js";
-import { execInDirCommand, pollLogsCommand, systemRequiresCommand } from "../../../src/runtimes/ssh/remote-script.js";
+import { SETUP_TIMED_OUT, execInDirCommand, pollLogsCommand, setupCommand, systemRequiresCommand } from "../../../src/runtimes/ssh/remote-script.js";
 
 const HOSTILE = `$(touch pwned) \`touch pwned2\` '"; touch pwned3; echo "\n$HOME ; x \\ *`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "meshbed it's $(x) "));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Whether a process is dead: no more, or a zombie that its new parent (this machine's PID 1) has not reaped yet. */
+function gone(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** Whether a process is dead within a second (SIGKILL is delivered after `kill` returns). */
+async function goneSoon(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && !gone(pid); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  return gone(pid);
+}
 
 /** Runs a generated script with dash, as a node's /bin/sh would. */
 function sh(script: string): { stdout: Buffer; code: number } {
@@ -64,6 +79,30 @@ describe("the scripts run on nodes", () => {
     // A group that does not exist: the service is gone (exit 3), and the last bytes still come.
     expect(read(2 ** 22 + 7)).toBe(3);
     expect(seen).toEqual([["logs/stdout.log", "third\n"]]);
+  });
+
+  it("run setup.sh with the service's env and its args, its output appended to logs/setup.log, and end what it left running", async () => {
+    const setup = path.join(dir, "scripts", "setup.sh");
+    fs.mkdirSync(path.dirname(setup), { recursive: true });
+    fs.mkdirSync(path.join(dir, "logs"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "service.env"), renderEnvFile({ HOSTILE }));
+    const marker = path.join(dir, "left-running.pid");
+    fs.writeFileSync(setup, `#!/bin/sh\nprintf '%s|%s|%s\\n' "$1" "$2" "$HOSTILE"\nsleep 30 & echo $! > left-running.pid\necho oops >&2\nexit 5\n`, { mode: 0o755 });
+    const envFile = `${dir}/service.env`;
+    const failed = sh(setupCommand(dir, envFile, 5_000));
+    expect(failed.code).toBe(5);
+    expect(fs.readFileSync(path.join(dir, "logs", "setup.log"), "utf8")).toBe(`${dir}|${envFile}|${HOSTILE}\noops\n`);
+    expect(await goneSoon(Number(fs.readFileSync(marker, "utf8")))).toBe(true);
+    expect(fs.existsSync(path.join(dir, ".setup.pgid"))).toBe(false);
+
+    fs.writeFileSync(setup, `#!/bin/sh\necho slow\nsleep 30 & echo $! > left-running.pid\nsleep 20\n`, { mode: 0o755 });
+    const begun = Date.now();
+    const slow = sh(setupCommand(dir, envFile, 300));
+    expect(Date.now() - begun).toBeLessThan(3_000);
+    expect(slow.code).toBe(124);
+    expect(slow.stdout.toString().trim()).toBe(SETUP_TIMED_OUT);
+    expect(await goneSoon(Number(fs.readFileSync(marker, "utf8")))).toBe(true);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith("pwned"))).toEqual([]);
   });
 
   it("reads frames split anywhere", () => {
