@@ -35,18 +35,48 @@ describe("validateToxic", () => {
   });
 
   test.each([
-    ["a stream that is neither", "sideways", { type: "latency", latencyMs: 1 }, 'Expected the stream of a toxic on edge "api→db" to be "upstream" (caller → target) or "downstream" (target → caller), got `"sideways"` (string)'],
+    [
+      "a stream that is neither",
+      "sideways",
+      { type: "latency", latencyMs: 1 },
+      'Expected the stream of a toxic on edge "api→db" to be "upstream" (caller → target) or "downstream" (target → caller), got `"sideways"` (string)',
+    ],
     ["no object", "upstream", null, 'Expected a toxic on edge "api→db" to be an object such as { type: "latency", latencyMs: 100 }, got `null`'],
-    ["an unknown type", "upstream", { type: "slow_close", delay: 1 }, 'Expected `type` of a toxic on edge "api→db" to be one of latency, bandwidth, timeout, reset_peer, slicer, got `"slow_close"` (string)'],
-    ["a negative latency", "upstream", { type: "latency", latencyMs: -1 }, 'Expected `latencyMs` of the latency toxic on edge "api→db" to be a number of milliseconds from 0 to 2147483647, got `-1` (number)'],
-    ["a missing latency", "upstream", { type: "latency" }, "Expected `latencyMs` of the latency toxic on edge \"api→db\" to be a number of milliseconds from 0 to 2147483647, got nothing"],
+    [
+      "an unknown type",
+      "upstream",
+      { type: "slow_close", delay: 1 },
+      'Expected `type` of a toxic on edge "api→db" to be one of latency, bandwidth, timeout, reset_peer, slicer, got `"slow_close"` (string)',
+    ],
+    [
+      "a negative latency",
+      "upstream",
+      { type: "latency", latencyMs: -1 },
+      'Expected `latencyMs` of the latency toxic on edge "api→db" to be a number of milliseconds from 0 to 2147483647, got `-1` (number)',
+    ],
+    ["a missing latency", "upstream", { type: "latency" }, 'Expected `latencyMs` of the latency toxic on edge "api→db" to be a number of milliseconds from 0 to 2147483647, got nothing'],
     ["a delay too long for a timer", "upstream", { type: "timeout", timeoutMs: MAX_DELAY_MS + 1 }, "`timeoutMs` of the timeout toxic"],
     ["NaN jitter", "upstream", { type: "latency", latencyMs: 1, jitterMs: Number.NaN }, "Expected `jitterMs` of the latency toxic"],
-    ["a rate of 0", "downstream", { type: "bandwidth", bytesPerSecond: 0 }, "Expected `bytesPerSecond` of the bandwidth toxic on edge \"api→db\" to be a number of bytes per second above 0, got `0` (number)"],
+    [
+      "a rate of 0",
+      "downstream",
+      { type: "bandwidth", bytesPerSecond: 0 },
+      'Expected `bytesPerSecond` of the bandwidth toxic on edge "api→db" to be a number of bytes per second above 0, got `0` (number)',
+    ],
     ["a rate given as a string", "downstream", { type: "bandwidth", bytesPerSecond: "64k" }, 'got `"64k"` (string)'],
-    ["a fractional slice", "downstream", { type: "slicer", averageSize: 1.5 }, "Expected `averageSize` of the slicer toxic on edge \"api→db\" to be an integer number of bytes from 1, got `1.5` (number)"],
-    ["a variation as large as the size", "downstream", { type: "slicer", averageSize: 10, sizeVariation: 10 }, "Expected `sizeVariation` of the slicer toxic on edge \"api→db\" to be an integer number of bytes from 0 to averageSize - 1 (9), got `10` (number)"],
-    ["Toxiproxy's field name", "downstream", { type: "latency", latency: 100 }, "Unknown field `latency` of the latency toxic on edge \"api→db\"; its fields: type, latencyMs, jitterMs"],
+    [
+      "a fractional slice",
+      "downstream",
+      { type: "slicer", averageSize: 1.5 },
+      'Expected `averageSize` of the slicer toxic on edge "api→db" to be an integer number of bytes from 1, got `1.5` (number)',
+    ],
+    [
+      "a variation as large as the size",
+      "downstream",
+      { type: "slicer", averageSize: 10, sizeVariation: 10 },
+      'Expected `sizeVariation` of the slicer toxic on edge "api→db" to be an integer number of bytes from 0 to averageSize - 1 (9), got `10` (number)',
+    ],
+    ["Toxiproxy's field name", "downstream", { type: "latency", latency: 100 }, 'Unknown field `latency` of the latency toxic on edge "api→db"; its fields: type, latencyMs, jitterMs'],
   ])("refuses %s with E_CONFIG and a message that names the field", (_what, stream, toxic, message) => {
     const error = thrown(() => validateToxic(stream, toxic, "api→db"));
     expect(error).toBeInstanceOf(HarnessError);
