@@ -30,8 +30,18 @@ export interface EdgeProxyOptions {
   name?: string;
 }
 
+/**
+ * ```ts
+ * const proxy = await EdgeProxy.listen({ host: "127.0.0.1", port: 0, upstream: { host: "127.0.0.1", port: 5432 }, name: "api→db" });
+ * const slow = proxy.add("downstream", { type: "latency", latencyMs: 200 }); // the caller's answers come 200 ms late
+ * proxy.remove(slow.id);
+ * await proxy.close();
+ * ```
+ */
 export class EdgeProxy {
+  /** The edge's name in errors and debug lines (`DEBUG=meshbed:proxy`). */
   readonly name: string;
+  /** Where connections are forwarded. */
   readonly upstream: { readonly host: string; readonly port: number };
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
@@ -79,10 +89,12 @@ export class EdgeProxy {
     return proxy;
   }
 
+  /** The address it listens on, as bound. */
   get host(): string {
     return this.#address!.address;
   }
 
+  /** The port it listens on (the one the kernel picked for port 0). */
   get port(): number {
     return this.#address!.port;
   }
