@@ -23,11 +23,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const resultsFile = path.join(here, "results.json");
 const reportOnly = process.argv.includes("--report");
 const wanted = process.argv.slice(2).filter((a) => a !== "--report");
-const all = fs
-  .readdirSync(path.join(here, "figures"))
-  .filter((f) => f.endsWith(".ts"))
-  .map((f) => f.slice(0, -3))
-  .sort();
+/** Figures kept beside this file rather than in figures/, because they also run alone (`npx tsx bench/<name>.ts`). */
+const standalone = ["edge-proxy"];
+const all = [
+  ...fs
+    .readdirSync(path.join(here, "figures"))
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => f.slice(0, -3)),
+  ...standalone,
+].sort();
 const unknown = wanted.filter((w) => !all.includes(w));
 if (unknown.length > 0) {
   console.error(`bench: no figure ${unknown.map((u) => `"${u}"`).join(", ")}; figures: ${all.join(", ")}`);
@@ -51,7 +55,7 @@ for (const name of figures) {
   console.error(`bench: ${name}…`);
   const started = Date.now();
   try {
-    const figure = (await import(`./figures/${name}.ts`)) as { run: () => Promise<ComparisonRow[]> };
+    const figure = (await import(standalone.includes(name) ? `./${name}.ts` : `./figures/${name}.ts`)) as { run: () => Promise<ComparisonRow[]> };
     const rows = await figure.run();
     results[name] = { date: new Date().toISOString(), machine, rows };
     for (const row of rows) {
