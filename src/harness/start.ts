@@ -41,7 +41,7 @@ export async function startRun(spec: TopologySpec, options: StartOptions): Promi
   const state = RunState.create(plan.runDir, plan.runId);
   const emit = (event: HarnessEvent) => {
     log(`${event.service}: ${event.state}${event.addr && event.state === "healthy" ? ` at ${event.addr}` : ""}${event.error ? ` (${event.error.message.split("\n")[0]})` : ""}`);
-    state.noteService(event.service, event.state);
+    if (event.state !== "fault" && event.state !== "healed") state.noteService(event.service, event.state);
     options.onEvent?.(event);
   };
   for (const name of plan.levels.flat()) emit({ service: name, state: "waiting", addr: plan.services[name]!.addr });
