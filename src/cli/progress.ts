@@ -30,6 +30,8 @@ export class StartProgress {
   }
 
   update(event: HarnessEvent): void {
+    // A fault on an edge is not a state of its caller's.
+    if (event.state === "fault" || event.state === "healed") return;
     // A failed service keeps its line: the stop that follows a failure is not news.
     if (this.#failed.has(event.service) && (event.state === "stopping" || event.state === "stopped")) return;
     if (event.state === "failed") this.#failed.add(event.service);

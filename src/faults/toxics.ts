@@ -6,23 +6,10 @@
  */
 import { ConfigError } from "../errors.js";
 
-/** `upstream`: bytes from the caller to the target; `downstream`: bytes from the target to the caller. */
-export type Stream = "upstream" | "downstream";
+import type { Stream, Toxic } from "../topology/fault-types.js";
 
-export type Toxic =
-  /** Every chunk is held `latencyMs` ± `jitterMs` (default 0), never below 0; chunks keep their order. */
-  | { type: "latency"; latencyMs: number; jitterMs?: number }
-  /** At most `bytesPerSecond`, metered by a token bucket in small slices (about 10 ms of the rate each). */
-  | { type: "bandwidth"; bytesPerSecond: number }
-  /**
-   * No data gets through; after `timeoutMs` the proxy closes the connection (FIN, both sides). With
-   * `timeoutMs` 0 or unset the connection stays open, data held until the toxic is removed, and then delivered.
-   */
-  | { type: "timeout"; timeoutMs?: number }
-  /** Both sides are reset (TCP RST) at once, or `timeoutMs` after the toxic applies; data meanwhile is held. */
-  | { type: "reset_peer"; timeoutMs?: number }
-  /** Chunks are cut into pieces of `averageSize` ± `sizeVariation` (default 0) bytes, `delayMs` (default 0) apart. */
-  | { type: "slicer"; averageSize: number; sizeVariation?: number; delayMs?: number };
+// The user's words for them live with the topology (the spec names them); the proxy runs them.
+export type { Stream, Toxic } from "../topology/fault-types.js";
 
 export type ToxicType = Toxic["type"];
 

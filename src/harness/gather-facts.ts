@@ -3,6 +3,7 @@ import path from "node:path";
 import { StartError } from "../errors.js";
 import { freePorts, isPortFree } from "../host/ports.js";
 import type { HostAddresses } from "../plan/addresses.js";
+import { edgeKey, faultEdges } from "../plan/fault-edges.js";
 import { type HostFacts, type Plan, type ServiceIps, makePlan } from "../plan/plan.js";
 import { loadRuntime } from "../runtimes/load-runtime.js";
 import type { Runtime } from "../runtimes/runtime.js";
@@ -77,5 +78,9 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
     if (lanIpToward) merged.addresses.lanIpToward = { ...merged.addresses.lanIpToward, ...lanIpToward };
     for (const port of [...Object.values(part.ports ?? {}), ...Object.values(part.hostPorts ?? {})]) taken.add(port);
   }
-  return { ...facts, ...merged };
+  // Last: a fault proxy's port is free of every port above.
+  const edges = faultEdges(spec);
+  const proxyPorts = await freePorts(edges.length, taken);
+  const proxies = Object.fromEntries(edges.map((e, i) => [edgeKey(e.caller, e.target), proxyPorts[i]!]));
+  return { ...facts, ...merged, proxyPorts: proxies };
 }

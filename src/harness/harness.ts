@@ -5,6 +5,7 @@ import type { HarnessEvent, HarnessOptions, StartOptions, TopologySpec } from ".
 import { loadTopologyFile } from "../topology/yaml.js";
 import { type HarnessDescriptor, type Registry, registryOf } from "../plan/descriptor.js";
 import { planTopology } from "./gather-facts.js";
+import { HarnessFaults } from "./harness-faults.js";
 import type { Run } from "./run.js";
 import { ServiceHandle } from "./service-handle.js";
 import { startRun } from "./start.js";
@@ -15,6 +16,8 @@ export type ServiceHandles<S extends ServiceMap> = { readonly [K in keyof S & st
 export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposable {
   readonly runId: string;
   readonly services: ServiceHandles<S>;
+  /** Faults on single edges (latency, bandwidth, timeout, reset, slicer) declared before start: see `HarnessFaults`. */
+  readonly faults: HarnessFaults<keyof S & string>;
   readonly #run: Run;
 
   /** @internal Use `Harness.builder()…start()`. */
@@ -24,6 +27,7 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
     const services: Record<string, ServiceHandle> = {};
     for (const [name, controller] of run.controllers) services[name] = new ServiceHandle(controller, signal);
     this.services = Object.freeze(services) as ServiceHandles<S>;
+    this.faults = new HarnessFaults(run.faults);
   }
 
   /** Starts describing a topology. */
@@ -92,13 +96,16 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
    * host's other processes — a test's own client — still reach both sides; where cgroup v2 is not
    * writable, by destination only, which cuts them too.
    */
-  partition(groupA: readonly (keyof S & string)[], groupB: readonly (keyof S & string)[]): Promise<void> {
-    return this.#run.partitions.partition(groupA, groupB);
+  async partition(groupA: readonly (keyof S & string)[], groupB: readonly (keyof S & string)[]): Promise<void> {
+    await this.#run.partitions.partition(groupA, groupB);
+    // Proxied fault edges between the groups pass through this process: they stall too.
+    this.#run.faults.stall(groupA, groupB);
   }
 
-  /** Removes every partition. */
-  heal(): Promise<void> {
-    return this.#run.partitions.heal();
+  /** Removes every partition (not the faults of `harness.faults`: `harness.faults.heal()` does). */
+  async heal(): Promise<void> {
+    this.#run.faults.unstall();
+    await this.#run.partitions.heal();
   }
 
   /**

@@ -7,6 +7,7 @@ import type { Runtime } from "../runtimes/runtime.js";
 import type { HarnessEvent, TargetKind } from "../topology/types.js";
 import type { RunState } from "../state/run-state.js";
 import { type Stoppable, track, untrack } from "./exit-hooks.js";
+import { EdgeFaults } from "../faults/edge-faults.js";
 import { Partitions } from "../faults/partition.js";
 import { ServiceController } from "./service-controller.js";
 import { RunEvents } from "./run-events.js";
@@ -24,6 +25,8 @@ export class Run implements Stoppable {
   readonly partitions: Partitions;
   /** The run's status server, when `network.statusPort` asks for one (`serveStatus`). */
   status: StatusServer | undefined;
+  /** The fault edges' proxies (`faults.edges`, `faultable`): open from before the first service starts until the last stopped. */
+  readonly faults: EdgeFaults;
   #stopping: Promise<void> | undefined;
 
   constructor(
@@ -41,6 +44,7 @@ export class Run implements Stoppable {
     }
     this.controllers = controllers;
     this.partitions = new Partitions(plan, state, controllers);
+    this.faults = new EdgeFaults(plan, { emit, log: (service, line) => controllers.get(service)?.log.push("stderr", line) });
     track(this);
   }
 
@@ -69,6 +73,8 @@ export class Run implements Stoppable {
       await runtime.prepare?.(this.plan, this.state);
       if (kind === "wireguard") await this.meshSetup?.up(this.state);
     }
+    // After the networks exist (a container caller's proxy listens on the run network's gateway, a WireGuard caller's on the hub).
+    await this.faults.open();
     const ready = new Map<string, Promise<void>>();
     const errors: unknown[] = [];
     for (const name of this.plan.levels.flat()) {
@@ -131,6 +137,7 @@ export class Run implements Stoppable {
         errors.push(new HarnessError(`The ${kind} runtime did not clean up: ${(error as Error).message}`, { code: "E_STOP_FAILED", cause: error }));
       }
     }
+    await this.faults.close();
     await Promise.all([...this.controllers.values()].map((c) => c.log.close()));
     // Last: its clients saw every service stop.
     await this.status?.close();

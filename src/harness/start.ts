@@ -43,7 +43,7 @@ export async function startRun(spec: TopologySpec, options: StartOptions): Promi
   const events = new RunEvents();
   const emit = (event: HarnessEvent) => {
     log(`${event.service}: ${event.state}${event.addr && event.state === "healthy" ? ` at ${event.addr}` : ""}${event.error ? ` (${event.error.message.split("\n")[0]})` : ""}`);
-    state.noteService(event.service, event.state);
+    if (event.state !== "fault" && event.state !== "healed") state.noteService(event.service, event.state);
     options.onEvent?.(event);
     events.publish(event);
   };

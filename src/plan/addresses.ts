@@ -54,7 +54,7 @@ function ipFor(target: Placement, caller: Placement, host: HostAddresses): strin
 }
 
 /** The harness host's own address as the caller sees it. */
-function hostAs(caller: Placement, host: HostAddresses): string | undefined {
+export function hostAs(caller: Placement, host: HostAddresses): string | undefined {
   switch (caller.location) {
     case "host":
       return "127.0.0.1";

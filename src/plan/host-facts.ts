@@ -13,6 +13,8 @@ export interface HostFacts {
   /** The harness process's environment: the last scope of `${VAR}` interpolation. */
   hostEnv: Readonly<Record<string, string | undefined>>;
   addresses: HostAddresses;
+  /** The harness host's port of each fault edge's proxy, by `edgeKey(caller, target)`. */
+  proxyPorts?: Readonly<Record<string, number>>;
 }
 
 export interface ServiceIps {

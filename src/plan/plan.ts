@@ -2,7 +2,8 @@ import path from "node:path";
 import { ConfigError } from "../errors.js";
 import { envPrefix } from "../topology/service-options.js";
 import type { ServiceSpec, TargetKind, TopologySpec } from "../topology/types.js";
-import { type HostAddresses, type Placement, addressFor, formatEndpoint } from "./addresses.js";
+import { type Endpoint, type HostAddresses, type Placement, addressFor, formatEndpoint, hostAs } from "./addresses.js";
+import { edgeKey, faultEdges } from "./fault-edges.js";
 import type { HostFacts } from "./host-facts.js";
 import { interpolate } from "./interpolate.js";
 import { dependencyLevels } from "./order.js";
@@ -48,6 +49,17 @@ export interface PlannedService {
   readonly envFile: string;
 }
 
+/**
+ * A fault edge's proxy: it listens on the harness host where the caller reaches the host, and
+ * forwards to the target's address from the host. The caller is given `listen` as the target's address.
+ */
+export interface PlannedProxy {
+  readonly caller: string;
+  readonly target: string;
+  readonly listen: Readonly<Endpoint>;
+  readonly upstream: Readonly<Endpoint>;
+}
+
 export interface Plan {
   readonly runId: string;
   readonly runDir: string;
@@ -57,10 +69,14 @@ export interface Plan {
   readonly meshNeeded: boolean;
   /** The harness host's own addresses as each kind of caller sees them. */
   readonly hostAddresses: Readonly<HostAddresses>;
+  /** One per fault edge (`faults.edges`, `faultable`); empty when the topology declares none. */
+  readonly proxies: readonly PlannedProxy[];
 }
 
 /** The address of `target` as `caller` reaches it; `undefined` when it has none there. */
 export function addrFor(plan: Plan, target: string, caller: string): string | undefined {
+  const proxy = plan.proxies.find((p) => p.caller === caller && p.target === target);
+  if (proxy) return formatEndpoint(proxy.listen);
   const endpoint = addressFor(plan.services[target]!.placement, plan.services[caller]!.placement, plan.hostAddresses);
   return endpoint ? formatEndpoint(endpoint) : undefined;
 }
@@ -71,6 +87,7 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
   const levelOf = new Map(levels.flatMap((names, i) => names.map((n) => [n, i] as const)));
   const placements = new Map(spec.services.map((s) => [s.name, placeService(s, facts)]));
   checkHostPorts(spec.services, placements);
+  const proxies = planProxies(spec, placements, facts);
 
   const services: Record<string, PlannedService> = {};
   for (const service of spec.services) {
@@ -80,7 +97,8 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     const injected: Record<string, string> = {};
     for (const other of spec.services) {
       if (other.name === service.name) continue;
-      const endpoint = addressFor(placements.get(other.name)!, placement, facts.addresses);
+      const proxy = proxies.find((p) => p.caller === service.name && p.target === other.name);
+      const endpoint = proxy?.listen ?? addressFor(placements.get(other.name)!, placement, facts.addresses);
       if (!endpoint) continue;
       const prefix = envPrefix(other.name);
       injected[`${prefix}_HOST`] = endpoint.host;
@@ -122,6 +140,32 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     services: Object.freeze(services),
     meshNeeded: spec.services.some((s) => s.target === "wireguard"),
     hostAddresses: facts.addresses,
+    proxies: Object.freeze(proxies),
+  });
+}
+
+/** The proxy of each fault edge: where its caller reaches this host, at the port picked for it. */
+function planProxies(spec: TopologySpec, placements: Map<string, Placement>, facts: HostFacts): PlannedProxy[] {
+  return faultEdges(spec).map(({ caller, target }) => {
+    const upstream = addressFor(placements.get(target)!, { location: "host", port: undefined }, facts.addresses);
+    if (upstream?.port === undefined) {
+      throw new ConfigError(
+        `Service "${target}" has no port, so the fault edge "${caller}" → "${target}" carries nothing to fault: give "${target}" a \`port\`, or leave the edge out of \`faults.edges\``,
+        {
+          code: "E_CONFIG",
+          service: target,
+        },
+      );
+    }
+    const host = hostAs(placements.get(caller)!, facts.addresses);
+    const port = facts.proxyPorts?.[edgeKey(caller, target)];
+    if (host === undefined || port === undefined) {
+      throw new ConfigError(`The fault edge "${caller}" → "${target}" has no proxy address: "${caller}" cannot reach this host (a bug in meshbed: please report it)`, {
+        code: "E_INTERNAL",
+        service: caller,
+      });
+    }
+    return Object.freeze({ caller, target, listen: Object.freeze({ host, port }), upstream: Object.freeze(upstream) });
   });
 }
 

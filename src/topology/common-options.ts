@@ -28,6 +28,12 @@ export interface CommonServiceOptions<Names extends string = string> {
   stopTimeoutMs?: number;
   /** What to do when the service exits on its own after it was healthy. Default: nothing (it is reported as exited). */
   restart?: RestartPolicy;
+  /**
+   * Every other service reaches this one through a proxy of the harness, so that `harness.faults`
+   * can slow, cut or reset that edge (one edge at a time: `faults: { edges }` in the builder options).
+   * Default: false. The harness's own address of the service (`addr`) is never proxied.
+   */
+  faultable?: boolean;
 }
 
 /**

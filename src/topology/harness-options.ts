@@ -1,4 +1,5 @@
 import type { HarnessOptions } from "./types.js";
+import { validateServiceName } from "./service-options.js";
 import { At, expected, integer, object, optionalString } from "./validate.js";
 
 /** The WireGuard mesh's subnet when `network.wireguardSubnet` does not say: the one definition, for the mesh and for the docker networks that avoid it. */
@@ -9,7 +10,7 @@ const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 export function validateHarnessOptions(raw: unknown, locate?: (field: string) => string): Readonly<HarnessOptions> {
   const at = new At(undefined, "", locate);
-  const options = object(raw ?? {}, at, ["runId", "stateDir", "network"]);
+  const options = object(raw ?? {}, at, ["runId", "stateDir", "network", "faults"]);
   const runId = optionalString(options.runId, at.child("runId"));
   if (runId !== undefined && !RUN_ID.test(runId)) {
     expected(at.child("runId"), "1 to 16 lowercase letters, digits or `-`", runId);
@@ -43,7 +44,24 @@ export function validateHarnessOptions(raw: unknown, locate?: (field: string) =>
       ...(statusPort !== undefined && { statusPort }),
     });
   }
+  if (options.faults !== undefined) result.faults = validateFaults(options.faults, at.child("faults"));
   return Object.freeze(result);
+}
+
+/** `faults: { edges: [["api", "db"]] }`: pairs of two service names (that they exist is checked by the plan). */
+function validateFaults(raw: unknown, at: At): NonNullable<HarnessOptions["faults"]> {
+  const faults = object(raw, at, ["edges"]);
+  if (faults.edges === undefined) return Object.freeze({});
+  const edgesAt = at.child("edges");
+  if (!Array.isArray(faults.edges)) expected(edgesAt, 'a list of [caller, target] pairs, such as [["api", "db"]]', faults.edges);
+  const edges = faults.edges.map((edge: unknown, i) => {
+    const here = edgesAt.child(i);
+    if (!Array.isArray(edge) || edge.length !== 2) expected(here, 'a [caller, target] pair of service names, such as ["api", "db"]', edge);
+    const [caller, target] = [validateServiceName(edge[0], here.child(0)), validateServiceName(edge[1], here.child(1))];
+    if (caller === target) expected(here, "two different services (a service's calls to itself go through no proxy)", edge);
+    return Object.freeze([caller, target] as const);
+  });
+  return Object.freeze({ edges: Object.freeze(edges) });
 }
 
 function isCidr(text: string): boolean {

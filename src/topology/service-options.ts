@@ -1,9 +1,9 @@
 import { ConfigError } from "../errors.js";
 import { validateHealth } from "./health.js";
 import type { RestartPolicy, ServiceSpec, TargetKind, TargetOptions } from "./types.js";
-import { At, duration, envRecord, expected, integer, object, port, stringArray } from "./validate.js";
+import { At, boolean, duration, envRecord, expected, integer, object, port, stringArray } from "./validate.js";
 
-export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs", "restart"] as const;
+export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs", "restart", "faultable"] as const;
 
 // A leading letter: the name becomes a shell variable (`API_ADDR`), and `export 1API_ADDR=…` aborts `sh`.
 const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
@@ -48,6 +48,7 @@ export function validateService<T extends TargetKind>(
     stopTimeoutMs: duration(options.stopTimeoutMs, at.child("stopTimeoutMs"), 10_000),
     ...(restart && { restart }),
     args: Object.freeze(args),
+    ...(boolean(options.faultable, at.child("faultable"), false) && { faultable: true }),
     options: Object.freeze(targetOptions),
   }) as ServiceSpec<T>;
 }

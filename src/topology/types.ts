@@ -3,6 +3,7 @@ import type { ProcessTarget } from "../runtimes/process/process-options.js";
 import type { RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import type { WireguardTarget } from "../mesh/wireguard-options.js";
 import type { HealthCheck, RestartPolicy } from "./common-options.js";
+import type { FaultInfo } from "./fault-types.js";
 
 // Written beside the target options that build on them (so that those need not import this file, which
 // imports them); re-exported here, where they have always been imported from.
@@ -25,6 +26,8 @@ interface ServiceSpecBase {
   readonly restart?: Readonly<Required<RestartPolicy>>;
   /** Arguments of the service's command, before interpolation. */
   readonly args: readonly string[];
+  /** Every other service's edge to this one goes through a fault proxy (`faultable: true`). */
+  readonly faultable?: true;
 }
 
 /** The target-specific options of each target, as its own `*-options.ts` validates them. */
@@ -71,12 +74,19 @@ export interface NetworkOptions {
   statusPort?: number;
 }
 
+/** Edges that can take faults (`harness.faults`): declared before start, so that the plan routes them through a proxy. */
+export interface FaultOptions {
+  /** `[caller, target]` pairs: the caller is given the address of a proxy of the harness that forwards to the target. */
+  edges?: readonly (readonly [string, string])[];
+}
+
 export interface HarnessOptions {
   /** Identifies the run in names, labels and the state dir. Default: 6 random characters. */
   runId?: string;
   /** Where the run keeps env files, logs and its state. Default: `/tmp/harness-<runId>`. */
   stateDir?: string;
   network?: NetworkOptions;
+  faults?: FaultOptions;
 }
 
 /** A whole validated topology. */
@@ -88,7 +98,11 @@ export interface TopologySpec {
 /** What a service does while the harness starts or stops it; given to `onEvent`. */
 export interface HarnessEvent {
   service: string;
-  state: "waiting" | "starting" | "healthy" | "failed" | "exited" | "stopping" | "stopped";
+  /**
+   * The service's state; or, for `fault` and `healed`, a fault added to or removed from an edge
+   * whose caller is `service` (the fault is in `fault`).
+   */
+  state: "waiting" | "starting" | "healthy" | "failed" | "exited" | "stopping" | "stopped" | "fault" | "healed";
   /** The service's address from the harness host, once known. */
   addr?: string | undefined;
   error?: Error | undefined;
@@ -98,6 +112,8 @@ export interface HarnessEvent {
   exitSignal?: string | null | undefined;
   /** With `exited`: the last lines of its log. */
   logTail?: readonly string[] | undefined;
+  /** With `fault` and `healed`: which fault, on which edge. */
+  fault?: FaultInfo | undefined;
 }
 
 export interface StartOptions {

@@ -12,7 +12,7 @@ import { At, isPlainObject } from "./validate.js";
 
 const TARGET_KINDS: readonly TargetKind[] = ["process", "docker", "remote_lan", "wireguard"];
 /** Keys a service takes beside `target`; `config` is the ADR's name for extra env values. */
-const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms", "restart"];
+const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms", "restart", "faultable"];
 /** Keys that may sit in the target block as well as beside it (the ADR writes both). */
 const SHARED_IN_TARGET = ["port", "env", "health"];
 
@@ -45,11 +45,14 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   }
   const raw: unknown = doc.toJS();
   const root = new At(undefined, "", (field) => field);
-  checkKeys(raw ?? {}, root, ["services", "network"], source);
+  checkKeys(raw ?? {}, root, ["services", "network", "faults"], source);
   const top = (raw ?? {}) as Record<string, unknown>;
   // Checked here, in the file's own snake_case, so that a suggestion is a key the file can use.
   if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port", "wireguard_interface", "status_port"], source);
-  const options = validateHarnessOptions(top.network === undefined ? {} : { network: camelKeys(top.network) }, (field) => snake(field));
+  if (top.faults !== undefined) checkKeys(top.faults, root.child("faults"), ["edges"], source);
+  const options = validateHarnessOptions({ ...(top.network !== undefined && { network: camelKeys(top.network) }), ...(top.faults !== undefined && { faults: top.faults }) }, (field) =>
+    snake(field),
+  );
   if (!isPlainObject(top.services) || Object.keys(top.services).length === 0) {
     yamlError(`${source} has no services: add a \`services:\` map with at least one service`, "services");
   }
