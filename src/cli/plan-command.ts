@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
 import { Harness } from "../harness/harness.js";
+import { formatEndpoint } from "../plan/addresses.js";
 import { GRAPH_FORMATS, type GraphFormat, renderGraph } from "../plan/graph-formats.js";
 import { planGraph } from "../plan/plan-graph.js";
 import type { Command } from "./commands.js";
@@ -32,7 +33,8 @@ export const planCommand: Command = {
     if (format === "json") {
       const registry = Object.fromEntries(services.map((s) => [s.name, { target: s.target, port: s.port ?? null, addr: s.addr ?? null, addresses: s.addresses, level: s.level }]));
       const env = Object.fromEntries(services.map((s) => [s.name, s.env]));
-      console.log(JSON.stringify({ runId: plan.runId, levels: plan.levels, meshNeeded: plan.meshNeeded, registry, env }, null, 2));
+      const proxies = plan.proxies.map((p) => ({ caller: p.caller, target: p.target, listen: formatEndpoint(p.listen), upstream: formatEndpoint(p.upstream) }));
+      console.log(JSON.stringify({ runId: plan.runId, levels: plan.levels, meshNeeded: plan.meshNeeded, registry, env, proxies }, null, 2));
       return 0;
     }
     console.log(`Run ${plan.runId}: start order ${plan.levels.map((l) => `[${l.join(", ")}]`).join(" → ")}`);
@@ -44,6 +46,10 @@ export const planCommand: Command = {
           .map(([k, v]) => `${k} ${v}`)
           .join(", ") || "no port";
       console.log(`  ${s.name.padEnd(20)} ${s.target.padEnd(11)} ${addrs}`);
+    }
+    if (plan.proxies.length > 0) {
+      console.log("\nFault edges (the caller is given the proxy; `harness.faults` acts on it):");
+      for (const p of plan.proxies) console.log(`  ${`${p.caller} → ${p.target}`.padEnd(30)} ${formatEndpoint(p.listen)} → ${formatEndpoint(p.upstream)}`);
     }
     for (const s of services) {
       console.log(`\nEnv of ${s.name}:`);

@@ -22,7 +22,7 @@ export const upCommand: Command = {
     "                 then use `meshbed status`, `meshbed logs`, `meshbed down`\n" +
     "      --run-id   the run's id (default: 6 random characters)\n" +
     "      --status-port  serve the run's status on 127.0.0.1:<port> (0: a free port; default: network.status_port,\n" +
-    "                 else none): a status page at /, /health, /services, /events; `meshbed status --watch` follows it\n" +
+    "                 else none): a status page at /, /health, /services, /events, which `meshbed status` follows live (see its help)\n" +
     '      --json     print JSON lines instead of text: {type:"state",service,state,addr?,error?} per change,\n' +
     '                 {type:"up",runId,registry} once healthy, then {type:"log",service,stream,line,time};\n' +
     "                 with --detach, one JSON object {runId,registry}",

@@ -134,8 +134,8 @@ describe("meshbed up --detach, status, logs, env, down", () => {
     const cleanup = await run(process.execPath, [cli, "cleanup", "--json"]).catch((e: { stdout: string }) => e);
     const reports = JSON.parse(cleanup.stdout) as { runId: string; reaped: unknown[]; failed: unknown[] }[];
     const ours = reports.find((r) => r.runId === runId)!;
-    expect(ours.reaped).toHaveLength(3);
-    expect(ours.failed).toHaveLength(0);
+    expect(ours.reaped, JSON.stringify(ours)).toHaveLength(3);
+    expect(ours.failed, JSON.stringify(ours.failed)).toHaveLength(0);
     await expect.poll(() => pids.some(alive), { timeout: 2_000 }).toBe(false);
     expect(fs.existsSync(`/tmp/harness-${runId}`)).toBe(false);
   });
