@@ -44,6 +44,8 @@ export interface ContainerLaunch {
   readonly record?: { kind: string; extra: Record<string, unknown> };
   /** Where the engine runs, for messages: "this host" (the default), "node root@10.0.0.5:22". */
   readonly where?: string;
+  /** The node whose engine runs the container (for `status()`), if not the harness host's. */
+  readonly node?: string;
 }
 
 /** How long the log stream may lag behind the container's exit before it is cut. */
@@ -115,7 +117,11 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
   let paused = false;
   return {
     exited,
-    info: () => ({ containerId: id.slice(0, 12), publishedPorts: Object.fromEntries(ports.map((p) => [p.container, p.host])) }),
+    info: () => ({
+      containerId: id.slice(0, 12),
+      publishedPorts: Object.fromEntries(ports.map((p) => [p.container, p.host])),
+      ...(launch.node !== undefined && { node: launch.node }),
+    }),
     exec,
     ...(healthcheck && {
       nativeHealth: async (signal: AbortSignal) => {

@@ -109,6 +109,7 @@ export class NodeDockerRuntime implements Runtime {
       hostEnvFile: undefined,
       record: { kind: NODE_CONTAINER, extra: { node: nodeForState(remote.host, remote.user, remote.ssh) } },
       where: `node ${connection.label}`,
+      node: connection.label,
     };
     log(`start ${service.name} on ${connection.label}: image ${image.ref}, ports ${launch.published.map((p) => `${p.host}->${p.container}`).join(",")}`);
     return startContainer(launch, service, context);
@@ -180,7 +181,15 @@ export class NodeDockerRuntime implements Runtime {
             code: "E_IMAGE_NOT_FOUND",
             service: service.name,
           });
-        } else await pullImage(engine.docker, ref, service.name, onNode !== undefined, signal);
+        } else {
+          await pullImage(engine.docker, ref, service.name, onNode !== undefined, signal).catch((error: unknown) => {
+            throw new StartError(`Node ${label}: ${(error as Error).message.replace("is not present locally", "is neither on the node nor on this host's engine")}`, {
+              code: "E_IMAGE_NOT_FOUND",
+              service: service.name,
+              cause: error,
+            });
+          });
+        }
       }
     }
     const info = await findImage(engine.docker, ref);
