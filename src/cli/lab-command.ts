@@ -4,12 +4,13 @@ import type { Lab } from "../lab/lab.js";
 import type { Command } from "./commands.js";
 
 const USAGE =
-  "meshbed lab up <name:lan|name:wan[:user]>… [--id <id>] [--json]\n" +
+  "meshbed lab up <name:lan|name:wan[:user][:docker]>… [--id <id>] [--json]\n" +
   "meshbed lab down [id] [--json]\n" +
   "meshbed lab list [--json]\n\n" +
   "  up     create nodes, each a network namespace with a real sshd: `lan` nodes share a bridge with\n" +
   "         this host, `wan` nodes sit on another network reached only by routing; `:user` is the\n" +
-  "         account sshd lets in (default root). Prints how to reach each node. Needs root and Linux.\n" +
+  "         account sshd lets in (default root); `:docker` starts a dockerd of the node's own. Prints\n" +
+  "         how to reach each node. Needs root and Linux.\n" +
   "  down   destroy that lab, or every lab (its namespaces, links, users it made, keys and state)\n" +
   "  list   the labs there are\n\n" +
   "      --id     the lab's id: 1 to 6 lowercase letters and digits (default: random)\n" +
@@ -71,6 +72,7 @@ function labJson(lab: Lab) {
     hostIp: n.hostIp,
     identityFile: n.identityFile,
     knownHostsFile: n.knownHostsFile,
+    ...(n.dockerHost && { dockerHost: n.dockerHost }),
   }));
   return { id: lab.id, subnets: lab.subnets, nodes };
 }

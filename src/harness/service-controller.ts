@@ -78,6 +78,8 @@ export class ServiceController {
         log: this.log,
         timeoutMs: this.service.spec.startTimeoutMs,
         signal: own,
+        // A container on a node: the node is named (a local container's engine is plain).
+        ...(this.service.placement.nodePort !== undefined && running.info().node !== undefined && { where: `node ${running.info().node}` }),
       });
       this.#state = "healthy";
       this.#killedBy = undefined;

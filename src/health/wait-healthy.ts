@@ -15,6 +15,8 @@ export interface WaitOptions {
   log: ServiceLog;
   timeoutMs: number;
   signal: AbortSignal;
+  /** Where the service runs, named in the messages when it is not plain from the service ("node root@10.0.0.5"). */
+  where?: string;
 }
 
 /**
@@ -33,13 +35,13 @@ export async function waitHealthy(options: WaitOptions): Promise<void> {
   let attempts = 0;
   for (;;) {
     if (signal.aborted) throw new StartError(`Start of service "${service}" was abandoned`, { code: "E_START_ABORTED", service });
-    if (exit) throw earlyExit(service, exit, tail());
+    if (exit) throw earlyExit(service, exit, tail(), options.where);
     if (!probe) return;
     // An attempt against a container that just exited hangs until its timeout (no ARP answer): the exit wins.
     const ready = await Promise.race([probe.check(signal), exitedOrAborted.then(() => false)]);
     // A probe that succeeded against a port left by something else must not hide an exit.
     await Promise.resolve();
-    if (exit) throw earlyExit(service, exit, tail());
+    if (exit) throw earlyExit(service, exit, tail(), options.where);
     if (ready) {
       debug(`${service}: healthy after ${attempts + 1} checks (${probe.description})`);
       return;
@@ -47,7 +49,7 @@ export async function waitHealthy(options: WaitOptions): Promise<void> {
     attempts++;
     if (Date.now() >= deadline) {
       throw new StartError(
-        `Service "${service}" did not become healthy within ${options.timeoutMs} ms: ${probe.description} never succeeded` +
+        `Service "${service}"${options.where ? ` on ${options.where}` : ""} did not become healthy within ${options.timeoutMs} ms: ${probe.description} never succeeded` +
           (probe.last ? ` (last try: ${probe.last})` : "") +
           `; check its log, fix its \`health\` option, or raise \`startTimeoutMs\``,
         { code: "E_HEALTH_TIMEOUT", service, logTail: tail() },
@@ -58,9 +60,9 @@ export async function waitHealthy(options: WaitOptions): Promise<void> {
   }
 }
 
-function earlyExit(service: string, exit: ExitInfo, tail: string[]): StartError {
+function earlyExit(service: string, exit: ExitInfo, tail: string[], where: string | undefined): StartError {
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
-  return new StartError(`Service "${service}" ${how} while starting; see its log below`, {
+  return new StartError(`Service "${service}"${where ? ` on ${where}` : ""} ${how} while starting; see its log below`, {
     code: "E_EARLY_EXIT",
     service,
     logTail: tail,

@@ -20,13 +20,16 @@ export async function labDown(id?: string, root = LAB_ROOT): Promise<string[]> {
   return labs.map((l) => l.id);
 }
 
-/** Parses `name:lan`, `name:wan` or `name:lan:user` (the CLI's node syntax). */
+/** Parses `name:lan`, `name:wan`, `name:lan:user`, with `:docker` last for a node with an engine (the CLI's node syntax). */
 export function parseNodeSpec(text: string): LabNodeOptions {
-  const [name, network, user, ...rest] = text.split(":");
-  if (!name || (network !== "lan" && network !== "wan") || rest.length > 0) {
-    throw new HarnessError(`Expected a lab node as name:lan, name:wan or name:lan:user, got ${JSON.stringify(text)}`, { code: "E_CONFIG" });
+  const fields = text.split(":");
+  const docker = fields.length > 2 && fields.at(-1) === "docker";
+  if (docker) fields.pop();
+  const [name, network, user, ...rest] = fields;
+  if (!name || (network !== "lan" && network !== "wan") || rest.length > 0 || user === "") {
+    throw new HarnessError(`Expected a lab node as name:lan, name:wan or name:lan:user, optionally ending in :docker, got ${JSON.stringify(text)}`, { code: "E_CONFIG" });
   }
-  return user ? { name, network, user } : { name, network };
+  return { name, network, ...(user && { user }), ...(docker && { docker }) };
 }
 
 /** How to reach each node, for a person: one block per node. */
@@ -37,6 +40,7 @@ export function describeLab(lab: Lab): string {
       `  ${node.name} (${node.network}) ${node.user}@${node.host}  host is ${node.hostIp} from there`,
       `    ssh -i ${node.identityFile} -o UserKnownHostsFile=${node.knownHostsFile} ${node.user}@${node.host}`,
     );
+    if (node.dockerHost) lines.push(`    docker -H ${node.dockerHost} ps   (its own dockerd)`);
   }
   return lines.join("\n");
 }

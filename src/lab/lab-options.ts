@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { HarnessError } from "../errors.js";
+import { DOCKERD } from "./lab-docker.js";
 import { SSHD } from "./lab-node.js";
 import type { LabNetwork } from "./lab-state.js";
 
@@ -18,6 +19,12 @@ export interface LabNodeOptions {
    * reaches the node from the router's address; the node cannot open connections out). Default: none.
    */
   nat?: "node" | "host";
+  /**
+   * A Docker engine of the node's own: a real dockerd (and its containerd) in the node's namespaces,
+   * its data-root under the lab's dir, listening on the node's /var/run/docker.sock. Needs dockerd
+   * (Debian `docker.io`) on the harness host. Default: false.
+   */
+  docker?: boolean;
 }
 
 export interface LabOptions {
@@ -56,6 +63,10 @@ export interface LabNode {
   /** The log of the node's sshd (`-e`, LogLevel VERBOSE): every connection and key it saw. */
   readonly sshdLog: string;
   readonly ssh: { port: number; identityFile: string; knownHostsFile: string; strictHostKeyChecking: "yes" };
+  /** With `docker: true`: the node's engine as the harness host reaches it without SSH (`unix://…`, for DOCKER_HOST). */
+  readonly dockerHost?: string;
+  /** With `docker: true`: the pid of the node's dockerd. */
+  readonly dockerdPid?: number;
 }
 
 const NODE_NAME = /^[a-z][a-z0-9-]{0,19}$/;
@@ -84,6 +95,9 @@ export function validateLabOptions(options: LabOptions): void {
     if (node.nat !== undefined && (node.network !== "wan" || (node.nat !== "node" && node.nat !== "host"))) {
       throw new HarnessError(`Expected \`nodes[${i}].nat\` to be "node" or "host" on a wan node, got ${JSON.stringify(node.nat)} on a ${node.network} node`, { code: "E_CONFIG" });
     }
+    if (node.docker !== undefined && typeof node.docker !== "boolean") {
+      throw new HarnessError(`Expected \`nodes[${i}].docker\` to be true or false, got ${JSON.stringify(node.docker)}`, { code: "E_CONFIG" });
+    }
     if (node.user !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(node.user)) {
       throw new HarnessError(`Expected \`nodes[${i}].user\` to be a user name, got ${JSON.stringify(node.user)}`, { code: "E_CONFIG" });
     }
@@ -91,7 +105,7 @@ export function validateLabOptions(options: LabOptions): void {
 }
 
 /** Root, Linux and the tools the lab runs; says what is missing and how to get it. */
-export async function checkHost(): Promise<void> {
+export async function checkHost(options?: LabOptions): Promise<void> {
   if (process.platform !== "linux") throw new HarnessError("The lab needs Linux (network namespaces)", { code: "E_LAB" });
   if (process.getuid?.() !== 0) {
     throw new HarnessError("The lab needs root (it creates network namespaces, links and mounts): run the tests as root, or under sudo", {
@@ -100,6 +114,9 @@ export async function checkHost(): Promise<void> {
   }
   const missing = ["ip", "nsenter", "ssh-keygen", "ss", "useradd"].filter((c) => !onPath(c));
   if (!fs.existsSync(SSHD)) missing.push(SSHD);
+  if (options?.nodes.some((n) => n.docker) && !fs.existsSync(DOCKERD)) {
+    throw new HarnessError(`A lab node with \`docker: true\` needs ${DOCKERD} on this host: install Debian's docker.io (scripts/system/docker.sh)`, { code: "E_LAB" });
+  }
   if (missing.length > 0) {
     throw new HarnessError(`The lab needs ${missing.join(", ")}: run scripts/system/lab-deps.sh (Debian: openssh-server, iproute2, iptables, sudo)`, {
       code: "E_LAB",

@@ -23,6 +23,8 @@ export interface LabNodeRecord {
   home: string;
   dir: string;
   sshdPid?: number;
+  /** The node's own dockerd (`docker: true`), stopped before the node's namespace goes. */
+  dockerdPid?: number;
 }
 
 /** Everything a lab creates, recorded before it is created, so that any crash can be undone. */

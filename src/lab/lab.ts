@@ -11,6 +11,7 @@ import { INFRA, type LabNode, type LabNodeOptions, type LabOptions, checkHost, v
 import { LAB_ROOT, type LabNodeRecord, type LabState, listStates, processAlive, readState, saveState, withLabLock } from "./lab-state.js";
 import { LAB_POOL, addressIn, chooseLabSubnets, parseCidr, prefixOf } from "./lab-subnets.js";
 import { wireNatNode } from "./lab-nat.js";
+import { hostDockerSocket, startNodeDockerd, stopNodeDockerd } from "./lab-docker.js";
 
 export type { LabNode, LabNodeOptions, LabOptions } from "./lab-options.js";
 
@@ -39,7 +40,7 @@ export class Lab {
   static async create(options: LabOptions): Promise<Lab> {
     const root = options.root ?? LAB_ROOT;
     validateLabOptions(options);
-    await checkHost();
+    await checkHost(options);
     // Written down too: the reaper of a run on this lab's nodes may be a process that never loads the lab.
     registerRoutedPool(LAB_POOL, { persist: true });
     await Lab.reap(root);
@@ -177,6 +178,7 @@ export class Lab {
       sshdPid: n.sshdPid,
       sshdLog: path.join(n.dir, "sshd.log"),
       ssh: Object.freeze({ port: 22, identityFile, knownHostsFile, strictHostKeyChecking: "yes" as const }),
+      ...(n.dockerdPid !== undefined && { dockerHost: `unix://${hostDockerSocket(n.dir)}`, dockerdPid: n.dockerdPid }),
     });
   }
 
@@ -303,6 +305,12 @@ export class Lab {
         record.sshdPid = pid;
         this.#save();
       });
+      if (options.docker) {
+        await startNodeDockerd({ namespace, dir, sshdPid: record.sshdPid! }, (pid) => {
+          record.dockerdPid = pid;
+          this.#save();
+        });
+      }
     }
   }
 
@@ -333,7 +341,15 @@ export class Lab {
         errors.push(`${what}: ${(error as Error).message}`);
       }
     };
-    // Processes first: `ip netns del` leaves them running, and they keep the namespace alive.
+    // Engines first, while they can still stop their containers (whose processes are in no node's namespace).
+    await Promise.all(
+      s.nodes.map(async (node) => {
+        if (node.dockerdPid !== undefined && (await inNamespace(node.dockerdPid, node.namespace))) {
+          await attempt(`dockerd of ${node.namespace}`, () => stopNodeDockerd(node.dockerdPid!, node.dir));
+        }
+      }),
+    );
+    // Processes next: `ip netns del` leaves them running, and they keep the namespace alive.
     for (const node of s.nodes) {
       if (node.sshdPid !== undefined && processAlive(node.sshdPid) && (await inNamespace(node.sshdPid, node.namespace))) {
         killQuietly(node.sshdPid);

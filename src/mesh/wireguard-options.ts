@@ -1,4 +1,4 @@
-import type { RemoteBinaryOptions, RemotePackageOptions, RemoteTarget } from "../runtimes/ssh/ssh-options.js";
+import type { RemoteBinaryOptions, RemoteDockerOptions, RemotePackageOptions, RemoteTarget } from "../runtimes/ssh/ssh-options.js";
 import { REMOTE_KEYS, validateRemoteOptions } from "../runtimes/ssh/ssh-options.js";
 import { type At, expected, optionalString } from "../topology/validate.js";
 
@@ -12,9 +12,9 @@ interface WireguardExtra {
 
 /**
  * A service on a remote node that the harness reaches only through the WireGuard mesh, over SSH:
- * a `binary` already there or a `package`. Its peers reach it at its mesh address.
+ * a `binary` already there, a `package`, or a container on its engine (`docker`). Its peers reach it at its mesh address.
  */
-export type WireguardOptions<Names extends string = string> = (RemoteBinaryOptions<Names> | RemotePackageOptions<Names>) & WireguardExtra;
+export type WireguardOptions<Names extends string = string> = (RemoteBinaryOptions<Names> | RemotePackageOptions<Names> | RemoteDockerOptions<Names>) & WireguardExtra;
 
 export const WIREGUARD_KEYS = [...REMOTE_KEYS, "wireguardKey"] as const;
 

@@ -19,6 +19,11 @@ export interface Placement {
   lanIp?: string | undefined;
   /** Its address on the mesh, when the mesh exists and the service is on it. */
   meshIp?: string | undefined;
+  /**
+   * A container on a node's engine: its port published on the node (on every interface). Every caller
+   * reaches it at the node's address (LAN, or mesh for WireGuard callers) and this port.
+   */
+  nodePort?: number | undefined;
 }
 
 /** Facts about the harness host's own addresses, as seen from each kind of caller. */
@@ -36,7 +41,7 @@ export function addressFor(target: Placement, caller: Placement, host: HostAddre
   const ip = ipFor(target, caller, host);
   if (ip === undefined) return undefined;
   const viaHost = target.location === "container" && (caller.location === "lan" || caller.location === "wireguard");
-  return { host: ip, port: viaHost ? target.hostPort : target.port };
+  return { host: ip, port: viaHost ? target.hostPort : (target.nodePort ?? target.port) };
 }
 
 function ipFor(target: Placement, caller: Placement, host: HostAddresses): string | undefined {

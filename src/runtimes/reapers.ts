@@ -18,6 +18,8 @@ const REGISTRATIONS: readonly Registration[] = [
   { family: "process", recordedBy: ["process"], load: async () => (await import("./process/process-reaper.js")).processReaper },
   { family: "docker", recordedBy: ["docker"], load: async () => (await import("./docker/docker-reaper.js")).dockerReaper },
   { family: "remote", recordedBy: ["remote_lan", "wireguard"], load: async () => ({ reap: (await import("./ssh/ssh-reaper.js")).reapRemote }) },
+  // Containers and images on nodes' engines (the `docker` option of remote_lan and wireguard).
+  { family: "nodedocker", recordedBy: ["remote_lan", "wireguard"], load: async () => (await import("./docker/node-docker-reaper.js")).nodeDockerReaper },
   { family: "mesh", recordedBy: ["wireguard"], load: async () => (await import("../mesh/mesh-reaper.js")).meshReaper },
   // Recorded by a run's partitions, whose own last resort (Partitions.removeHostNow) knows more than the records.
   { family: "firewall", recordedBy: [], load: async () => ({ reap: (await import("../faults/partition-reaper.js")).reapFirewall }) },

@@ -160,6 +160,24 @@ export class SshConnection extends EventEmitter<Events> {
     }
   }
 
+  /**
+   * A stream to a unix socket of the node (`direct-streamlocal@openssh.com`, which sshd allows by
+   * default): how a node's Docker engine (`/var/run/docker.sock`) is reached over this connection.
+   * Holds one of the connection's channels until it closes.
+   */
+  async openUnixStream(socketPath: string): Promise<Duplex> {
+    const release = await this.#limit.acquire();
+    try {
+      const client = await this.#ensure();
+      const stream = await new Promise<ClientChannel>((resolve, reject) => client.openssh_forwardOutStreamLocal(socketPath, (error, channel) => (error ? reject(error) : resolve(channel))));
+      stream.once("close", release);
+      return stream;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
   /** Ends the connection for good (and releases its jump host). */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -3,11 +3,11 @@ import type Docker from "dockerode";
 import { StartError } from "../../errors.js";
 import { interpolate } from "../../plan/interpolate.js";
 import type { PlannedService } from "../../plan/plan.js";
-import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, RuntimeContext } from "../runtime.js";
 import { execIn, imageHealthcheck } from "./container-exec.js";
 import { putContainerFiles } from "./container-files.js";
 import { followContainerLogs } from "./container-logs.js";
+import { containerTarget } from "./container-target.js";
 import { engineMessage, statusOf } from "./engine.js";
 import type { HostMapping } from "./published-ports.js";
 import { RUN_LABEL, SERVICE_LABEL } from "./run-network.js";
@@ -16,10 +16,11 @@ import { RUN_LABEL, SERVICE_LABEL } from "./run-network.js";
 export interface ContainerLaunch {
   readonly docker: Docker;
   readonly runId: string;
-  readonly network: string;
+  /** The run network and the container's fixed address on it; undefined: the engine's default bridge (a node's engine). */
+  readonly network: string | undefined;
   /** Settles when the run network exists; rejects if it could not be made. */
   readonly networkReady: Promise<void>;
-  readonly ip: string;
+  readonly ip: string | undefined;
   readonly image: string;
   readonly imageConfig: Docker.ImageInspectInfo["Config"] | undefined;
   /** Container port → host port, the primary port first. */
@@ -36,6 +37,15 @@ export interface ContainerLaunch {
    * earlier dependency levels started); else `startContainer` creates it.
    */
   readonly created?: Promise<Docker.Container>;
+  /**
+   * How the run's state records the container, for the reaper of its engine: `docker-container` on the
+   * harness host's engine (the default), another kind (with what it needs to reach the engine) on a node's.
+   */
+  readonly record?: { kind: string; extra: Record<string, unknown> };
+  /** Where the engine runs, for messages: "this host" (the default), "node root@10.0.0.5:22". */
+  readonly where?: string;
+  /** The node whose engine runs the container (for `status()`), if not the harness host's. */
+  readonly node?: string;
 }
 
 /** How long the log stream may lag behind the container's exit before it is cut. */
@@ -47,7 +57,7 @@ export function containerName(runId: string, service: string): string {
 
 /** The image's ENTRYPOINT override, interpolated like the service's args. */
 export function entrypointOf(service: PlannedService): string[] | undefined {
-  const target = targetOptions(service.spec, "docker");
+  const target = containerTarget(service.spec);
   if (target.entrypoint === undefined) return undefined;
   const argv = target.entrypoint.map((a, i) => interpolate(a, [service.env, process.env], { service: service.name, field: `entrypoint[${i}]` }));
   // The engine reads an empty array as "not set"; [""] clears the image's entrypoint, as the CLI does.
@@ -60,17 +70,18 @@ export function entrypointOf(service: PlannedService): string[] | undefined {
  * anything after fails.
  */
 export async function startContainer(launch: ContainerLaunch, service: PlannedService, context: RuntimeContext): Promise<RunningService> {
-  const target = targetOptions(service.spec, "docker");
+  const target = containerTarget(service.spec);
   const name = containerName(launch.runId, service.name);
   const ports = launch.published;
   const container = await (launch.created ?? createContainer(launch, service));
   const id = container.id;
-  context.state.record({ kind: "docker-container", service: service.name, id, name });
+  const kind = launch.record?.kind ?? "docker-container";
+  context.state.record({ kind, service: service.name, id, name, ...launch.record?.extra });
   const remove = async () => {
     await container.remove({ force: true, v: true }).catch((error: unknown) => {
       if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
     });
-    context.state.forget("docker-container", id);
+    context.state.forget(kind, id);
   };
   try {
     await launch.networkReady.catch((error: unknown) => {
@@ -85,7 +96,7 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
       await putContainerFiles(container, service, target.files, launch.imageConfig?.User, !launch.hostEnvFile);
     }
     await container.start().catch((error: unknown) => {
-      throw startFailed(service, error);
+      throw startFailed(service, error, launch.where ?? "this host");
     });
   } catch (error) {
     await remove().catch(() => {});
@@ -106,7 +117,11 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
   let paused = false;
   return {
     exited,
-    info: () => ({ containerId: id.slice(0, 12), publishedPorts: Object.fromEntries(ports.map((p) => [p.container, p.host])) }),
+    info: () => ({
+      containerId: id.slice(0, 12),
+      publishedPorts: Object.fromEntries(ports.map((p) => [p.container, p.host])),
+      ...(launch.node !== undefined && { node: launch.node }),
+    }),
     exec,
     ...(healthcheck && {
       nativeHealth: async (signal: AbortSignal) => {
@@ -154,7 +169,7 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
  * address on the run network, its published ports, its labels. Needs only the plan and the image.
  */
 export function createContainer(launch: ContainerLaunch, service: PlannedService): Promise<Docker.Container> {
-  const target = targetOptions(service.spec, "docker");
+  const target = containerTarget(service.spec);
   const ports = launch.published;
   const options: Docker.ContainerCreateOptions = {
     name: containerName(launch.runId, service.name),
@@ -165,13 +180,13 @@ export function createContainer(launch: ContainerLaunch, service: PlannedService
     Labels: { [RUN_LABEL]: launch.runId, [SERVICE_LABEL]: service.name },
     ExposedPorts: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, {}])),
     HostConfig: {
-      NetworkMode: launch.network,
+      NetworkMode: launch.network ?? "bridge",
       Init: target.init,
       // `Mounts` (unlike `Binds`) refuses a missing source instead of creating a directory there.
       Mounts: launch.hostEnvFile ? [{ Type: "bind", Source: launch.hostEnvFile, Target: service.envFile, ReadOnly: true }] : [],
       PortBindings: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, [{ HostIp: launch.bindHost, HostPort: String(p.host) }]])),
     },
-    NetworkingConfig: { EndpointsConfig: { [launch.network]: { IPAMConfig: { IPv4Address: launch.ip } } } },
+    ...(launch.network !== undefined && { NetworkingConfig: { EndpointsConfig: { [launch.network]: { IPAMConfig: { IPv4Address: launch.ip } } } } }),
   };
   return create(launch.docker, options, launch, service.name);
 }
@@ -221,16 +236,16 @@ function createFailed(service: string, error: unknown): StartError {
   });
 }
 
-function startFailed(service: PlannedService, error: unknown): StartError {
+function startFailed(service: PlannedService, error: unknown, where: string): StartError {
   const why = engineMessage(error);
   if (/port is already allocated|address already in use/i.test(why)) {
-    return new StartError(`A port that service "${service.name}" publishes is already in use on this host (${why}): stop what holds it, or publish another port`, {
+    return new StartError(`A port that service "${service.name}" publishes is already in use on ${where} (${why}): stop what holds it, or publish another port`, {
       code: "E_PORT_IN_USE",
       service: service.name,
       cause: error,
     });
   }
-  return new StartError(`The container of service "${service.name}" did not start: ${why}`, {
+  return new StartError(`The container of service "${service.name}" did not start${where === "this host" ? "" : ` on ${where}`}: ${why}`, {
     code: "E_SPAWN_FAILED",
     service: service.name,
     cause: error,

@@ -1,5 +1,6 @@
 import type { CommonServiceOptions } from "../../topology/common-options.js";
 import { type At, expected, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
+import { DOCKER_KEYS, type DockerBuild, type DockerContainerOptions, type DockerTarget, validateDockerOptions } from "../docker/docker-options.js";
 
 /**
  * How to reach a node over SSH. The names are OpenSSH's own options, and each one overrides what
@@ -42,6 +43,7 @@ export interface RemoteBinaryOptions<Names extends string = string> extends Remo
   /** Arguments; may use `${VAR}` like env values. Default: none. */
   args?: readonly string[];
   package?: never;
+  docker?: never;
 }
 
 /** A package built by `meshbed pack` (ADR-007 §4), uploaded and run by its scripts. */
@@ -50,12 +52,42 @@ export interface RemotePackageOptions<Names extends string = string> extends Rem
   package: string;
   binary?: never;
   args?: never;
+  docker?: never;
 }
 
-/** A service on a node of the LAN, reached over SSH; exactly one of `binary` and `package`. */
-export type RemoteLanOptions<Names extends string = string> = RemoteBinaryOptions<Names> | RemotePackageOptions<Names>;
+/**
+ * What a container on a node runs: a `docker` service's options without the service-wide ones
+ * (`env`, `port`, `health`… stay beside `docker`). `ports` and `port` are published on the node.
+ */
+export type NodeContainerOptions = Omit<DockerContainerOptions, keyof CommonServiceOptions> &
+  (
+    | {
+        /** Image reference: the node's own if it has it, else shipped from the harness host's engine, else pulled on the node. */
+        image: string;
+        build?: undefined;
+      }
+    | {
+        /** Built on the harness host's engine, then shipped to the node; labelled with the run and removed when it ends. */
+        build: DockerBuild;
+        image?: undefined;
+      }
+  );
 
-export const REMOTE_KEYS = ["host", "user", "binary", "args", "package", "remoteRoot", "ssh"] as const;
+/**
+ * A container on the node's own Docker engine, reached over the node's SSH connection (its
+ * /var/run/docker.sock). Its `port` is published on the node at the same number.
+ */
+export interface RemoteDockerOptions<Names extends string = string> extends RemoteCommonOptions<Names> {
+  docker: NodeContainerOptions;
+  binary?: never;
+  args?: never;
+  package?: never;
+}
+
+/** A service on a node of the LAN, reached over SSH; exactly one of `binary`, `package` and `docker`. */
+export type RemoteLanOptions<Names extends string = string> = RemoteBinaryOptions<Names> | RemotePackageOptions<Names> | RemoteDockerOptions<Names>;
+
+export const REMOTE_KEYS = ["host", "user", "binary", "args", "package", "docker", "remoteRoot", "ssh"] as const;
 const SSH_KEYS = ["port", "identityFile", "privateKey", "knownHostsFile", "strictHostKeyChecking", "configFile", "proxyJump"] as const;
 
 /** Target options of a remote service, after validation. */
@@ -64,6 +96,8 @@ export interface RemoteTarget {
   user: string | undefined;
   binary: string | undefined;
   package: string | undefined;
+  /** A container on the node's engine instead of a binary or package; its `command` is the service's `args`. */
+  docker: DockerTarget | undefined;
   remoteRoot: string;
   ssh: Readonly<SshOptions>;
 }
@@ -78,10 +112,17 @@ export function validateRemoteOptions(options: Record<string, unknown>, at: At):
     expected(at.child("binary"), "an absolute path on the node, or a command name on its PATH", binary);
   }
   const pkg = optionalString(options.package, at.child("package"));
-  if ((binary === undefined) === (pkg === undefined)) {
-    expected(at, "options with exactly one of `binary` and `package`", binary === undefined ? undefined : "both");
+  const given = [binary !== undefined && "`binary`", pkg !== undefined && "`package`", options.docker !== undefined && "`docker`"].filter(Boolean);
+  if (given.length !== 1) {
+    expected(
+      at,
+      "options with exactly one of `binary`, `package` and `docker`",
+      given.length === 0 ? undefined : given.length === 2 && options.docker === undefined ? "both" : given.join(" and "),
+    );
   }
   if (pkg !== undefined && options.args !== undefined) expected(at.child("args"), "absent for a package (its start.sh decides)", options.args);
+  if (options.docker !== undefined && options.args !== undefined) expected(at.child("args"), "absent for a container (give `docker.command`)", options.args);
+  const docker = options.docker === undefined ? undefined : validateDockerOptions(object(options.docker, at.child("docker"), DOCKER_KEYS), at.child("docker"));
   const remoteRoot = optionalString(options.remoteRoot, at.child("remoteRoot")) ?? "/opt/harness";
   if (!remoteRoot.startsWith("/") || /[\n\r]/.test(remoteRoot)) expected(at.child("remoteRoot"), "an absolute path", remoteRoot);
   if (options.port === 0) expected(at.child("port"), "a fixed port: a remote node's free ports are not known before it starts", 0);
@@ -90,10 +131,11 @@ export function validateRemoteOptions(options: Record<string, unknown>, at: At):
     user,
     binary,
     package: pkg,
+    docker: docker?.options,
     remoteRoot: remoteRoot.replace(/\/+$/, "") || "/",
     ssh: Object.freeze(validateSshOptions(options.ssh, at.child("ssh"))),
   };
-  return { args: stringArray(options.args, at.child("args")), options: target };
+  return { args: docker ? docker.args : stringArray(options.args, at.child("args")), options: target };
 }
 
 export function validateSshOptions(value: unknown, at: At): SshOptions {

@@ -7,6 +7,8 @@ import type { PlannedService, ServiceIps } from "../../plan/plan.js";
 import { targetOptions } from "../../topology/target-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import type { Plan } from "../../plan/plan.js";
+import type { RunState } from "../../state/run-state.js";
 import { TOOLS_CHECK, binaryCheckCommand, systemRequiresCommand } from "./remote-script.js";
 import { renderPackageTemplates, startRemoteService } from "./remote-service.js";
 import type { SshConnection } from "../../ssh/ssh-connection.js";
@@ -23,10 +25,17 @@ import { type SshPool, sshPool } from "../../ssh/ssh-pool.js";
 export class SshRuntime implements Runtime {
   readonly #connections = new Map<string, SshConnection>();
   readonly #packages = new Map<string, Promise<ServicePackage>>();
+  #containers: Promise<Runtime> | undefined;
 
+  /**
+   * `loadContainers` makes the runtime of containers on nodes' engines (the `docker` option), which
+   * this one hands those services to: handed in by the registration point, since one runtime never
+   * imports another; loaded only when a topology has such a service.
+   */
   constructor(
     readonly kind: "remote_lan" | "wireguard" = "remote_lan",
     private readonly pool: SshPool = sshPool,
+    private readonly loadContainers?: (kind: "remote_lan" | "wireguard") => Promise<Runtime>,
   ) {}
 
   /** Each node's address, the harness host's address toward it, and a package's port. Connects to nothing. */
@@ -50,11 +59,20 @@ export class SshRuntime implements Runtime {
   }
 
   /**
-   * Renders a package's config templates (an unknown variable fails here, before anything starts), logs
-   * in (verifying the host key), and checks the node has the binary, or what the package requires.
+   * Logs in (verifying the host key) and checks the node: for a container, that it has an engine;
+   * else, after rendering a package's config templates (an unknown variable fails here, before
+   * anything starts), that it has the binary, or what the package requires.
    */
   async preflight(service: PlannedService): Promise<void> {
     const target = targetOf(service.spec);
+    if (target.docker) {
+      await this.#connection(service)
+        .connect()
+        .catch((error: unknown) => {
+          throw forService(error, service.name);
+        });
+      return (await this.#containerRuntime(service.name)).preflight(service);
+    }
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
     if (pkg) renderPackageTemplates(pkg, service);
     const connection = this.#connection(service);
@@ -89,21 +107,40 @@ export class SshRuntime implements Runtime {
     }
   }
 
+  /** Makes the images of containers on nodes ready (the only run-wide set-up here). */
+  async prepare(plan: Plan, state?: RunState): Promise<void> {
+    const containers = Object.values(plan.services).filter((s) => s.target === this.kind && targetOf(s.spec).docker !== undefined);
+    if (containers.length === 0) return;
+    await (await this.#containerRuntime(containers[0]!.name)).prepare?.(plan, state);
+  }
+
   async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
     if (this.kind === "wireguard" && !context.mesh)
       throw new HarnessError(`meshbed: wireguard service "${service.name}" started before the mesh was made (a bug in meshbed: please report it)`, { code: "E_INTERNAL", service: service.name });
     const target = targetOf(service.spec);
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
-    const start = () => startRemoteService(service, context, this.#connection(service), pkg);
+    const containers = target.docker ? await this.#containerRuntime(service.name) : undefined;
+    const start = () => (containers ? containers.start(service, context) : startRemoteService(service, context, this.#connection(service), pkg));
     // With a mesh, a node on it (a WireGuard node; a LAN node that hosts services) is its peer while one of its services runs.
     return context.mesh ? context.mesh.onMesh(service.name, start) : start();
   }
 
   /** Releases this runtime's connections (the pool closes a node's when no one else uses it). */
   async dispose(): Promise<void> {
+    const containers = await this.#containers?.catch(() => undefined);
+    const disposing = containers?.dispose?.();
     const connections = [...this.#connections.values()];
     this.#connections.clear();
     await Promise.all(connections.map((c) => this.pool.release(c)));
+    await disposing;
+  }
+
+  #containerRuntime(service: string): Promise<Runtime> {
+    if (!this.loadContainers) {
+      return Promise.reject(new HarnessError(`Service "${service}" runs a container on a node (\`docker\`), which this runtime was made without`, { code: "E_RUNTIME_UNAVAILABLE", service }));
+    }
+    this.#containers ??= this.loadContainers(this.kind);
+    return this.#containers;
   }
 
   #connection(service: PlannedService): SshConnection {

@@ -1,0 +1,267 @@
+import type Docker from "dockerode";
+import { debugFor } from "../../debug.js";
+import { HarnessError, StartError } from "../../errors.js";
+import type { Plan, PlannedService } from "../../plan/plan.js";
+import { nodeForState } from "../../ssh/node-record.js";
+import type { SshConnection } from "../../ssh/ssh-connection.js";
+import { resolveDestination } from "../../ssh/ssh-destination.js";
+import { type SshPool, sshPool } from "../../ssh/ssh-pool.js";
+import type { RunState } from "../../state/run-state.js";
+import { targetOptions } from "../../topology/target-options.js";
+import type { RemoteTarget } from "../ssh/ssh-options.js";
+import type { RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import { checkHostFiles } from "./container-files.js";
+import { type ContainerLaunch, entrypointOf, startContainer } from "./container.js";
+import type { DockerTarget } from "./docker-options.js";
+import { type Engine, connectEngine, engineMessage } from "./engine.js";
+import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
+import { connectNodeEngine } from "./node-engine.js";
+import type { HostMapping } from "./published-ports.js";
+import { RUN_LABEL, SERVICE_LABEL } from "./run-network.js";
+import { shipImage } from "./ship-image.js";
+
+const log = debugFor("docker");
+
+/** The state kind of a container on a node's engine: its family's reaper logs in to the node (node-docker-reaper.ts). */
+export const NODE_CONTAINER = "nodedocker-container";
+/** An image this run put on a node's engine (shipped or built there): removed at the end. */
+export const NODE_IMAGE = "nodedocker-image";
+
+interface NodeImage {
+  ref: string;
+  config: Docker.ImageInspectInfo["Config"] | undefined;
+}
+
+/**
+ * Containers on the Docker engines of LAN and WireGuard nodes (the `docker` option of remoteLan and
+ * wireguard), each engine reached over its node's one pooled SSH connection. The same container code
+ * as local containers (container.ts), on the node's default bridge, its ports published on the node
+ * at the same numbers. Images: the node's own, else shipped from the harness host's engine (built
+ * there for `build`), else pulled on the node.
+ */
+export class NodeDockerRuntime implements Runtime {
+  readonly #connections = new Map<string, SshConnection>();
+  /** Node label → its engine, connected once for every service on it. */
+  readonly #engines = new Map<string, Promise<Engine>>();
+  readonly #images = new Map<string, NodeImage>();
+  /** Images this run put on each node (label → refs), and built on the harness host: removed by `dispose`. */
+  readonly #placed = new Map<string, Map<string, Promise<void>>>();
+  readonly #built = new Set<string>();
+  #local: Promise<Engine> | undefined;
+  #runId: string | undefined;
+  #state: RunState | undefined;
+
+  constructor(
+    readonly kind: "remote_lan" | "wireguard",
+    private readonly pool: SshPool = sshPool,
+  ) {}
+
+  /** The node's engine answers; the container's files and entrypoint are usable; an image that may not be pulled is somewhere. */
+  async preflight(service: PlannedService): Promise<void> {
+    const target = dockerOf(service);
+    checkHostFiles(service, target.files);
+    entrypointOf(service);
+    const engine = await this.#engine(service);
+    if (target.image !== undefined && target.pull === "never" && !(await findImage(engine.docker, target.image))) {
+      const local = await this.#localEngine([service.name]).catch(() => undefined);
+      if (!local || !(await findImage(local.docker, target.image))) {
+        throw new StartError(
+          `Image "${target.image}" of service "${service.name}" is neither on node ${this.#connection(service).label} nor on this host's engine, and \`pull: "never"\` forbids pulling it: load it on either (\`docker load -i image.tar\`), or allow \`pull: "missing"\``,
+          { code: "E_IMAGE_NOT_FOUND", service: service.name },
+        );
+      }
+    }
+  }
+
+  /** Makes every image ready on its node, in parallel: a missing one fails the run before anything starts. */
+  async prepare(plan: Plan, state?: RunState): Promise<void> {
+    this.#runId = plan.runId;
+    this.#state ??= state;
+    const services = Object.values(plan.services).filter((s) => s.target === this.kind && remoteOf(s).docker !== undefined);
+    const results = await Promise.allSettled(services.map((s) => this.#resolveImage(s, plan.runId)));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) throw failure.reason;
+  }
+
+  async start(service: PlannedService, context: RuntimeContext): Promise<RunningService> {
+    this.#state ??= context.state;
+    const image = this.#images.get(service.name);
+    if (!image) {
+      throw new HarnessError(`meshbed: container service "${service.name}" started before its image was made ready (a bug in meshbed: please report it)`, {
+        code: "E_INTERNAL",
+        service: service.name,
+      });
+    }
+    const engine = await this.#engine(service);
+    const remote = remoteOf(service);
+    const connection = this.#connection(service);
+    const launch: ContainerLaunch = {
+      docker: engine.docker,
+      runId: context.plan.runId,
+      network: undefined,
+      networkReady: Promise.resolve(),
+      ip: undefined,
+      image: image.ref,
+      imageConfig: image.config,
+      published: nodePorts(service),
+      // On every interface of the node: LAN callers come to its LAN address, WireGuard ones to its mesh address.
+      bindHost: "0.0.0.0",
+      hostEnvFile: undefined,
+      record: { kind: NODE_CONTAINER, extra: { node: nodeForState(remote.host, remote.user, remote.ssh) } },
+      where: `node ${connection.label}`,
+      node: connection.label,
+    };
+    log(`start ${service.name} on ${connection.label}: image ${image.ref}, ports ${launch.published.map((p) => `${p.host}->${p.container}`).join(",")}`);
+    return startContainer(launch, service, context);
+  }
+
+  /** Removes what is left of the run on every node's engine (by its label), the images it placed, and releases the connections. */
+  async dispose(): Promise<void> {
+    const errors: string[] = [];
+    const runId = this.#runId;
+    for (const [label, connecting] of this.#engines) {
+      const engine = await connecting.catch(() => undefined);
+      if (!engine || runId === undefined) continue;
+      const { docker } = engine;
+      try {
+        const leftovers = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
+        for (const info of leftovers) {
+          await docker
+            .getContainer(info.Id)
+            .remove({ force: true, v: true })
+            .then(() => this.#state?.forget(NODE_CONTAINER, info.Id))
+            .catch((error: unknown) => errors.push(`container ${info.Names[0] ?? info.Id} on ${label}: ${engineMessage(error)}`));
+        }
+        for (const [ref, shipping] of this.#placed.get(label) ?? []) {
+          await shipping.catch(() => {});
+          await removeImage(docker, ref)
+            .then(() => this.#state?.forget(NODE_IMAGE, `${label} ${ref}`))
+            .catch((error: unknown) => errors.push(`image ${ref} on ${label}: ${engineMessage(error)}`));
+        }
+      } catch (error) {
+        errors.push(`node ${label}: ${engineMessage(error)}`);
+      }
+    }
+    const local = await this.#local?.catch(() => undefined);
+    for (const tag of this.#built) {
+      if (!local) break;
+      await removeImage(local.docker, tag)
+        .then(() => this.#state?.forget("docker-image", tag))
+        .catch((error: unknown) => errors.push(`image ${tag}: ${engineMessage(error)}`));
+    }
+    this.#engines.clear();
+    const connections = [...this.#connections.values()];
+    this.#connections.clear();
+    await Promise.all(connections.map((c) => this.pool.release(c)));
+    if (errors.length > 0) throw new HarnessError(`could not remove ${errors.join("; ")}`, { code: "E_STOP_FAILED" });
+  }
+
+  /** The node's image if it has it (and `pull` is not "always"); else the harness host's (built there for `build`), shipped; else pulled on the node. */
+  async #resolveImage(service: PlannedService, runId: string): Promise<void> {
+    const target = dockerOf(service);
+    const engine = await this.#engine(service);
+    const label = this.#connection(service).label;
+    const signal = new AbortController().signal;
+    let ref: string;
+    if (target.build) {
+      ref = builtTag(runId, service.name);
+      const local = await this.#localEngine([service.name]);
+      this.#built.add(ref);
+      this.#state?.record({ kind: "docker-image", id: ref });
+      await buildImage(local.docker, { ...target.build, tag: ref, labels: { [RUN_LABEL]: runId, [SERVICE_LABEL]: service.name } }, service.name, signal);
+      await this.#ship(service, local, engine, ref, label);
+    } else {
+      ref = target.image!;
+      const onNode = await findImage(engine.docker, ref);
+      if (!onNode || target.pull === "always") {
+        const local = target.pull === "always" ? undefined : await this.#localEngine([service.name]).catch(() => undefined);
+        if (local && (await findImage(local.docker, ref))) await this.#ship(service, local, engine, ref, label);
+        else if (!onNode && target.pull === "never") {
+          throw new StartError(`Image "${ref}" of service "${service.name}" is neither on node ${label} nor on this host's engine, and \`pull: "never"\` forbids pulling it`, {
+            code: "E_IMAGE_NOT_FOUND",
+            service: service.name,
+          });
+        } else {
+          await pullImage(engine.docker, ref, service.name, onNode !== undefined, signal).catch((error: unknown) => {
+            throw new StartError(`Node ${label}: ${(error as Error).message.replace("is not present locally", "is neither on the node nor on this host's engine")}`, {
+              code: "E_IMAGE_NOT_FOUND",
+              service: service.name,
+              cause: error,
+            });
+          });
+        }
+      }
+    }
+    const info = await findImage(engine.docker, ref);
+    if (!info) throw new StartError(`Image "${ref}" of service "${service.name}" vanished from node ${label} after it was made ready`, { code: "E_IMAGE_NOT_FOUND", service: service.name });
+    this.#images.set(service.name, { ref, config: info.Config });
+  }
+
+  /** `docker save | docker load` between the engines, over the node's SSH connection; recorded, so that the run removes it again. */
+  async #ship(service: PlannedService, from: Engine, to: Engine, ref: string, label: string): Promise<void> {
+    // Another service of the run may be shipping it to the same node already.
+    const placed = this.#placed.get(label) ?? new Map<string, Promise<void>>();
+    this.#placed.set(label, placed);
+    let shipping = placed.get(ref);
+    if (!shipping) {
+      const remote = remoteOf(service);
+      this.#state?.record({ kind: NODE_IMAGE, id: `${label} ${ref}`, ref, node: nodeForState(remote.host, remote.user, remote.ssh) });
+      shipping = shipImage(from.docker, to.docker, ref, { service: service.name, node: label });
+      placed.set(ref, shipping);
+    }
+    await shipping;
+  }
+
+  #engine(service: PlannedService): Promise<Engine> {
+    const connection = this.#connection(service);
+    let engine = this.#engines.get(connection.label);
+    if (!engine) {
+      engine = (async () => {
+        await connection.connect();
+        return connectNodeEngine(connection, [service.name]);
+      })();
+      // A failed connect is reported to each service that needs the node, and again on the next try.
+      engine.catch(() => this.#engines.delete(connection.label));
+      this.#engines.set(connection.label, engine);
+    }
+    return engine;
+  }
+
+  #localEngine(services: readonly string[]): Promise<Engine> {
+    this.#local ??= connectEngine(services);
+    this.#local.catch(() => (this.#local = undefined));
+    return this.#local;
+  }
+
+  #connection(service: PlannedService): SshConnection {
+    let connection = this.#connections.get(service.name);
+    if (!connection) {
+      const target = remoteOf(service);
+      connection = this.pool.acquire(resolveDestination(target.host, target.user, target.ssh, service.name), service.name);
+      this.#connections.set(service.name, connection);
+    }
+    return connection;
+  }
+}
+
+function remoteOf(service: PlannedService): RemoteTarget {
+  return targetOptions(service.spec, "remote_lan", "wireguard");
+}
+
+function dockerOf(service: PlannedService): DockerTarget {
+  const docker = remoteOf(service).docker;
+  if (!docker) throw new HarnessError(`meshbed: service "${service.name}" runs no container (a bug in meshbed: please report it)`, { code: "E_INTERNAL", service: service.name });
+  return docker;
+}
+
+/** The ports published on the node: the primary port and every one of `ports`, each at its own number unless a node port is given. */
+export function nodePorts(service: PlannedService): HostMapping[] {
+  const target = dockerOf(service);
+  const result: HostMapping[] = [];
+  if (service.port !== undefined) result.push({ host: service.port, container: service.port });
+  for (const p of target.ports) {
+    if (p.container === service.port) continue;
+    result.push({ host: p.host ?? p.container, container: p.container });
+  }
+  return result;
+}

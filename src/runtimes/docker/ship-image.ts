@@ -1,0 +1,55 @@
+import type Docker from "dockerode";
+import { debugFor } from "../../debug.js";
+import { StartError } from "../../errors.js";
+import { engineMessage } from "./engine.js";
+
+const log = debugFor("docker");
+
+/** How often a progress line is written while an image is shipped. */
+const PROGRESS_EVERY_MS = 1_000;
+
+export interface ShipProgress {
+  service: string;
+  node: string;
+  /** Where progress lines go. Default: stderr, one line a second while the image moves (and one when it is there, if any was written). */
+  write?: (line: string) => void;
+}
+
+/**
+ * Moves an image from one engine to another, as `docker save REF | docker load` would, streamed:
+ * the archive is never held whole in memory nor written to disk. No registry is involved.
+ */
+export async function shipImage(from: Docker, to: Docker, ref: string, progress: ShipProgress): Promise<void> {
+  const write = progress.write ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const started = Date.now();
+  let bytes = 0;
+  let said = false;
+  const say = (state: string) => {
+    said = true;
+    write(`meshbed: ${progress.service}: image ${ref} ${state} node ${progress.node}: ${(bytes / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+  const timer = setInterval(() => say("shipping to"), PROGRESS_EVERY_MS);
+  timer.unref();
+  try {
+    const archive = (await from.getImage(ref).get()) as NodeJS.ReadableStream;
+    archive.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    const answer = (await to.loadImage(archive as never, { quiet: true })) as NodeJS.ReadableStream;
+    await new Promise<void>((resolve, reject) => {
+      to.modem.followProgress(answer, (error: Error | null, items: { error?: string; errorDetail?: { message?: string } }[]) => {
+        const failed = error ?? items.find((i) => i.error)?.error;
+        if (failed) reject(failed instanceof Error ? failed : new Error(String(failed)));
+        else resolve();
+      });
+    });
+  } catch (error) {
+    throw new StartError(`Image ${ref} of service "${progress.service}" could not be shipped to node ${progress.node}: ${engineMessage(error)}`, {
+      code: "E_IMAGE_NOT_FOUND",
+      service: progress.service,
+      cause: error,
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  if (said) say("shipped to");
+  log(`shipped ${ref} to ${progress.node}: ${bytes} bytes in ${Date.now() - started} ms`);
+}
