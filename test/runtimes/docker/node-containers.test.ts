@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import Docker from "dockerode";
 import { afterEach, describe, expect, it } from "vitest";
 import { Harness, HarnessError } from "../../../src/public/index.js";
@@ -204,6 +207,28 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     const reports = await reapOrphans(mine);
     expect(reports.flatMap((r) => r.failed)).toEqual([]);
     expect(await nodeLeftovers(dk1, runId, image)).toEqual([]);
+  }, 120_000);
+
+  it("builds `build.context` on this host's engine, ships it to the node, and removes it from both engines at the end", async () => {
+    const image = await busyboxImage();
+    const dk1 = labOf().node("dk1");
+    const context = fs.mkdtempSync(path.join(os.tmpdir(), "mb-node-build-"));
+    fs.writeFileSync(path.join(context, "Dockerfile"), `FROM ${image}\nRUN echo built-here > /www-extra\nCMD ["sh", "-c", "mkdir -p /www && cp /www-extra /www/extra && exec /bin/serve"]\n`);
+    const runId = testRunId("nb");
+    try {
+      harness = await Harness.builder({ runId })
+        .remoteLan("built", { ...on(dk1), docker: { build: { context } }, port: 8300, health: { http: "/health" } })
+        .start();
+      expect(await get(harness.service("built").addr, "/extra")).toBe("built-here");
+      const tag = `mb-${runId}-built:latest`;
+      expect((await nodeEngine(dk1).listImages()).flatMap((i) => i.RepoTags ?? [])).toContain(tag);
+      await harness.stop();
+      harness = undefined;
+      expect(await nodeLeftovers(dk1, runId, tag)).toEqual([]);
+      expect(await leftovers(runId)).toEqual([]);
+    } finally {
+      fs.rmSync(context, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it("fails preflight with E_DOCKER_UNAVAILABLE naming the node when it has no engine, leaving nothing behind", async () => {
