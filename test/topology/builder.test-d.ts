@@ -56,6 +56,20 @@ describe("builder types", () => {
     Harness.builder().process("api", { binary: node, health: { logLine: /ready/ } });
   });
 
+  test("a container on a node: `docker` excludes `binary` and `package`, and takes a docker service's image options", () => {
+    const at = { host: "192.168.50.10", user: "root" };
+    Harness.builder().remoteLan("db", { ...at, docker: { image: "postgres:14", pull: "never" }, port: 5432 });
+    Harness.builder().wireguard("gen", { ...at, docker: { build: { context: "./gen" }, command: ["run"] } });
+    // @ts-expect-error: `docker` and `binary` are mutually exclusive
+    Harness.builder().remoteLan("db", { ...at, binary: "/bin/true", docker: { image: "postgres:14" } });
+    // @ts-expect-error: `docker` and `package` are mutually exclusive
+    Harness.builder().wireguard("gen", { ...at, package: "./p.tar.gz", docker: { image: "postgres:14" } });
+    // @ts-expect-error: an image or a build, not both
+    Harness.builder().remoteLan("db", { ...at, docker: { image: "postgres:14", build: { context: "." } } });
+    // @ts-expect-error: `env` is the service's, beside `docker`
+    Harness.builder().remoteLan("db", { ...at, docker: { image: "postgres:14", env: {} } });
+  });
+
   test("the spec and the handles are read-only at compile time too", async () => {
     const spec = Harness.builder().process("api", { binary: node }).toSpec();
     // @ts-expect-error: the services of a spec are a readonly array

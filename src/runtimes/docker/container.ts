@@ -6,7 +6,7 @@ import type { PlannedService } from "../../plan/plan.js";
 import type { ExitInfo, RunningService, RuntimeContext } from "../runtime.js";
 import { execIn, imageHealthcheck } from "./container-exec.js";
 import { putContainerFiles } from "./container-files.js";
-import { followContainerLogs } from "./container-logs.js";
+import { followContainerLogs, pollContainerLogs } from "./container-logs.js";
 import { containerTarget } from "./container-target.js";
 import { engineMessage, statusOf } from "./engine.js";
 import type { HostMapping } from "./published-ports.js";
@@ -46,6 +46,12 @@ export interface ContainerLaunch {
   readonly where?: string;
   /** The node whose engine runs the container (for `status()`), if not the harness host's. */
   readonly node?: string;
+  /**
+   * An engine reached over a connection with few channels (a node's, over SSH): the container's exit
+   * is polled rather than awaited on a request held open, and its log is followed only on a channel
+   * the connection can spare (`reserveStream`), else polled.
+   */
+  readonly channels?: { reserveStream(): (() => void) | undefined; pollMs: number };
 }
 
 /** How long the log stream may lag behind the container's exit before it is cut. */
@@ -104,11 +110,14 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
   }
   // Not awaited: the probe need not wait for the engine to answer the follow (the log replays from
   // the container's first line whenever the follow opens).
-  const following = followContainerLogs(container, context.log).catch(() => undefined);
-  const exited = waitExit(container).then(async (info) => {
+  const { channels } = launch;
+  const stream = channels?.reserveStream();
+  const following = (channels && !stream ? Promise.resolve(pollContainerLogs(container, context.log, channels.pollMs)) : followContainerLogs(container, context.log)).catch(() => undefined);
+  const exited = (channels ? pollExit(container, channels.pollMs) : waitExit(container)).then(async (info) => {
     const logs = await following;
     await Promise.race([logs?.ended, sleep(LOG_DRAIN_MS, undefined, { ref: false })]);
     logs?.close();
+    stream?.();
     context.log.flush();
     return info;
   });
@@ -264,5 +273,19 @@ async function waitExit(container: Docker.Container): Promise<ExitInfo> {
       () => undefined,
     );
     return { code: state?.ExitCode ?? null, signal: null };
+  }
+}
+
+/** Resolves when the container is no longer running, polled every `everyMs`; never rejects. */
+async function pollExit(container: Docker.Container, everyMs: number): Promise<ExitInfo> {
+  for (;;) {
+    const state = await container.inspect().then(
+      (i) => i.State,
+      (error: unknown) => (statusOf(error) === 404 ? undefined : "unknown"),
+    );
+    // Gone: removed (by stop, or by someone else).
+    if (state === undefined) return { code: null, signal: null };
+    if (state !== "unknown" && !state.Running) return { code: state.ExitCode ?? null, signal: null };
+    await sleep(everyMs, undefined, { ref: false });
   }
 }

@@ -41,6 +41,8 @@ export async function reapNodeDocker(run: RunRecord, resources: readonly Resourc
     if (await isUnroutedPoolAddress(node.host)) continue;
     const connection = pool.acquire(resolveDestination(node.host, node.user, node.ssh));
     try {
+      // SSH first: a login that fails is reported as such, not as a missing engine.
+      await connection.connect();
       const { docker } = await connectNodeEngine(connection, []);
       for (const info of await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${run.runId}`] } })) {
         await docker.getContainer(info.Id).remove({ force: true, v: true });

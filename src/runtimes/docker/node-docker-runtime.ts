@@ -22,6 +22,9 @@ import { shipImage } from "./ship-image.js";
 
 const log = debugFor("docker");
 
+/** How often a node's container is checked for its exit (and its log polled, when no channel is spare for a follow). */
+const EXIT_POLL_MS = 500;
+
 /** The state kind of a container on a node's engine: its family's reaper logs in to the node (node-docker-reaper.ts). */
 export const NODE_CONTAINER = "nodedocker-container";
 /** An image this run put on a node's engine (shipped or built there): removed at the end. */
@@ -110,6 +113,7 @@ export class NodeDockerRuntime implements Runtime {
       record: { kind: NODE_CONTAINER, extra: { node: nodeForState(remote.host, remote.user, remote.ssh) } },
       where: `node ${connection.label}`,
       node: connection.label,
+      channels: { reserveStream: () => connection.tryReserveStream(), pollMs: EXIT_POLL_MS },
     };
     log(`start ${service.name} on ${connection.label}: image ${image.ref}, ports ${launch.published.map((p) => `${p.host}->${p.container}`).join(",")}`);
     return startContainer(launch, service, context);

@@ -21,7 +21,8 @@ class NodeSocketAgent extends http.Agent {
     private readonly connection: SshConnection,
     private readonly socketPath: string,
   ) {
-    super({ keepAlive: true, maxSockets: 6, maxFreeSockets: 1 });
+    // No limit of its own: the connection's (MAX_CHANNELS) makes requests wait, and a limit here below it could hold them behind log follows.
+    super({ keepAlive: true, maxFreeSockets: 1 });
   }
 
   override createConnection(_options: http.ClientRequestArgs, callback?: (error: Error | null, socket: Duplex) => void): undefined {

@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import Docker from "dockerode";
 import { afterEach, describe, expect, it } from "vitest";
 import { Harness, HarnessError } from "../../../src/public/index.js";
@@ -6,8 +9,8 @@ import type { LabNode } from "../../../src/public/lab.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../../support/images.js";
 import { labAvailable, labForSuite, on } from "../../support/lab.js";
 import { fixture } from "../../support/process-tracker.js";
-
-const CLI = new URL("../../../src/cli/main.ts", import.meta.url).pathname;
+import { reapOrphans } from "../../../src/runtimes/reapers.js";
+import { listRuns } from "../../../src/state/runs.js";
 
 const NODE = process.execPath;
 const HTTP_SERVER = fixture("http-server.mjs");
@@ -156,7 +159,32 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     expect(await leftovers(runId)).toEqual([]);
   }, 240_000);
 
-  it("after a SIGKILL of the harness, `meshbed cleanup` removes the run's container and shipped image from the node's engine", async () => {
+  it("runs more containers on one node than its SSH connection has channels to hold: logs beyond the spare channels are polled, every one arrives", async () => {
+    const image = await busyboxImage();
+    const dk1 = labOf().node("dk1");
+    const names = ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9"];
+    let builder = Harness.builder({ runId: testRunId("nm") }) as unknown as { remoteLan(n: string, o: object): typeof builder; start(): Promise<Harness> };
+    for (const [i, name] of names.entries()) builder = builder.remoteLan(name, { ...on(dk1), docker: { image }, port: 8200 + i, health: { http: "/health" } });
+    harness = await builder.start();
+    for (const [i, name] of names.entries()) {
+      expect(await get(harness.service(name).addr, "/whoami")).toBe(name);
+      await expect
+        .poll(
+          async () => {
+            const lines: string[] = [];
+            for await (const l of harness!.service(name).logs()) lines.push(l.line);
+            return lines;
+          },
+          { timeout: 10_000 },
+        )
+        .toContain(`${name} listening on ${8200 + i}`);
+    }
+    // A restart on the same node still finds a channel for its requests.
+    await harness.service("b9").restart();
+    expect(await get(harness.service("b9").addr, "/whoami")).toBe("b9");
+  }, 120_000);
+
+  it("after a SIGKILL of the harness, the reaper of `meshbed cleanup` removes the run's container and shipped image from the node's engine", async () => {
     const image = await busyboxImage();
     const dk1 = labOf().node("dk1");
     const runId = testRunId("nk");
@@ -173,13 +201,34 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     await new Promise((resolve) => child.once("exit", resolve));
     expect((await nodeLeftovers(dk1, runId, image)).sort()).toEqual([`container /mb-${runId}-boxed`, `image ${image}`]);
 
-    const cleanup = spawn(process.execPath, ["--import", "tsx", CLI, "cleanup"], { stdio: ["ignore", "pipe", "pipe"] });
-    let report = "";
-    cleanup.stdout!.on("data", (d: Buffer) => (report += d));
-    cleanup.stderr!.on("data", (d: Buffer) => (report += d));
-    const code = await new Promise((resolve) => cleanup.once("exit", resolve));
-    expect(code, report).toBe(0);
+    // What `meshbed cleanup` runs, for this run alone (other runs on the machine are not this test's).
+    const mine = listRuns().filter((r) => r.runId === runId);
+    expect(mine.map((r) => r.ownerAlive)).toEqual([false]);
+    const reports = await reapOrphans(mine);
+    expect(reports.flatMap((r) => r.failed)).toEqual([]);
     expect(await nodeLeftovers(dk1, runId, image)).toEqual([]);
+  }, 120_000);
+
+  it("builds `build.context` on this host's engine, ships it to the node, and removes it from both engines at the end", async () => {
+    const image = await busyboxImage();
+    const dk1 = labOf().node("dk1");
+    const context = fs.mkdtempSync(path.join(os.tmpdir(), "mb-node-build-"));
+    fs.writeFileSync(path.join(context, "Dockerfile"), `FROM ${image}\nRUN echo built-here > /www-extra\nCMD ["sh", "-c", "mkdir -p /www && cp /www-extra /www/extra && exec /bin/serve"]\n`);
+    const runId = testRunId("nb");
+    try {
+      harness = await Harness.builder({ runId })
+        .remoteLan("built", { ...on(dk1), docker: { build: { context } }, port: 8300, health: { http: "/health" } })
+        .start();
+      expect(await get(harness.service("built").addr, "/extra")).toBe("built-here");
+      const tag = `mb-${runId}-built:latest`;
+      expect((await nodeEngine(dk1).listImages()).flatMap((i) => i.RepoTags ?? [])).toContain(tag);
+      await harness.stop();
+      harness = undefined;
+      expect(await nodeLeftovers(dk1, runId, tag)).toEqual([]);
+      expect(await leftovers(runId)).toEqual([]);
+    } finally {
+      fs.rmSync(context, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it("fails preflight with E_DOCKER_UNAVAILABLE naming the node when it has no engine, leaving nothing behind", async () => {
