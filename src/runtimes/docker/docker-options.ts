@@ -18,19 +18,16 @@ export interface DockerBuild {
  * run's own network (`mb-<runId>`) at a fixed address. Its `port` is the port inside the container
  * (`0` picks one, given as `PORT`), also published on a free port of the host.
  */
-export type DockerOptions<Names extends string = string> = DockerContainerOptions<Names> &
-  (
-    | {
-        /** Image reference ("postgres:14", "meshbed-test/busybox:1"). Give `image` or `build`, not both. */
-        image: string;
-        build?: undefined;
-      }
-    | {
-        /** Build the image from a directory; it is labelled with the run and removed when the run ends. */
-        build: DockerBuild;
-        image?: undefined;
-      }
-  );
+export type DockerOptions<Names extends string = string> = DockerContainerOptions<Names> & ImageSource;
+
+/**
+ * Where a container's image comes from: `image` or `build`, not both. `image`: a reference
+ * ("postgres:14", "meshbed-test/busybox:1"); `build`: built from a directory, labelled with the run
+ * and removed when the run ends. (A container on a node: the node's own image if it has it, else
+ * shipped from the harness host's engine, else pulled on the node; a build is made on the harness
+ * host and shipped.)
+ */
+export type ImageSource = { image: string; build?: undefined } | { build: DockerBuild; image?: undefined };
 
 /** What a container service takes beside its image. */
 export interface DockerContainerOptions<Names extends string = string> extends CommonServiceOptions<Names> {

@@ -1,6 +1,6 @@
 import type { CommonServiceOptions } from "../../topology/common-options.js";
 import { type At, expected, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
-import { DOCKER_KEYS, type DockerBuild, type DockerContainerOptions, type DockerTarget, validateDockerOptions } from "../docker/docker-options.js";
+import { DOCKER_KEYS, type DockerContainerOptions, type DockerTarget, type ImageSource, validateDockerOptions } from "../docker/docker-options.js";
 
 /**
  * How to reach a node over SSH. The names are OpenSSH's own options, and each one overrides what
@@ -59,19 +59,7 @@ export interface RemotePackageOptions<Names extends string = string> extends Rem
  * What a container on a node runs: a `docker` service's options without the service-wide ones
  * (`env`, `port`, `health`… stay beside `docker`). `ports` and `port` are published on the node.
  */
-export type NodeContainerOptions = Omit<DockerContainerOptions, keyof CommonServiceOptions> &
-  (
-    | {
-        /** Image reference: the node's own if it has it, else shipped from the harness host's engine, else pulled on the node. */
-        image: string;
-        build?: undefined;
-      }
-    | {
-        /** Built on the harness host's engine, then shipped to the node; labelled with the run and removed when it ends. */
-        build: DockerBuild;
-        image?: undefined;
-      }
-  );
+export type NodeContainerOptions = Omit<DockerContainerOptions, keyof CommonServiceOptions> & ImageSource;
 
 /**
  * A container on the node's own Docker engine, reached over the node's SSH connection (its
