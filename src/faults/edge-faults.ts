@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { debugFor } from "../debug.js";
 import { HarnessError } from "../errors.js";
 import { formatEndpoint } from "../plan/addresses.js";
@@ -8,6 +9,9 @@ import type { HarnessEvent } from "../topology/types.js";
 import { EdgeProxy } from "./edge-proxy.js";
 
 const log = debugFor("faults");
+
+/** How long a proxy waits for its listening address to appear on this host (a network being made). */
+const ADDRESS_WAIT_MS = 30_000;
 
 /** Where the run's fault news goes: its events, and the caller's log. */
 export interface FaultNotes {
@@ -41,19 +45,31 @@ export class EdgeFaults {
     for (const planned of plan.proxies) this.#edges.set(edgeKey(planned.caller, planned.target), { planned });
   }
 
-  /** Starts every edge's proxy (before the first service starts); on a failure closes those it opened. */
-  async open(): Promise<void> {
-    const opened = await Promise.allSettled(
-      [...this.#edges.values()].map(async (entry) => {
-        const { caller, target, listen, upstream } = entry.planned;
+  /**
+   * Starts the proxies of `caller`'s edges, right before `caller` starts (the run's stop closes them).
+   * A proxy listens on an address of this host that may still be on its way — the run network's
+   * gateway while the engine makes the network — so an address not there yet is waited for.
+   */
+  async openFor(caller: string, signal?: AbortSignal): Promise<void> {
+    const entries = [...this.#edges.values()].filter((e) => e.planned.caller === caller && !e.proxy);
+    await Promise.all(entries.map((entry) => this.#open(entry, signal)));
+  }
+
+  async #open(entry: EdgeEntry, signal: AbortSignal | undefined): Promise<void> {
+    const { caller, target, listen, upstream } = entry.planned;
+    const deadline = Date.now() + ADDRESS_WAIT_MS;
+    for (;;) {
+      try {
         entry.proxy = await EdgeProxy.listen({ host: listen.host, port: listen.port!, upstream: { host: upstream.host, port: upstream.port! }, name: `${caller} → ${target}` });
         log(`proxy ${caller} → ${target}: ${formatEndpoint(listen)} → ${formatEndpoint(upstream)}`);
-      }),
-    );
-    const failed = opened.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) {
-      await this.close();
-      throw failed.reason;
+        return;
+      } catch (error) {
+        const notYet = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === "EADDRNOTAVAIL";
+        if (!notYet || Date.now() > deadline || signal?.aborted) {
+          throw new HarnessError((error as Error).message, { code: (error as HarnessError).code ?? "E_CONFIG", service: caller, cause: error });
+        }
+        await sleep(25);
+      }
     }
   }
 

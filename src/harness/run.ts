@@ -73,8 +73,6 @@ export class Run implements Stoppable {
       await runtime.prepare?.(this.plan, this.state);
       if (kind === "wireguard") await this.meshSetup?.up(this.state);
     }
-    // After the networks exist (a container caller's proxy listens on the run network's gateway, a WireGuard caller's on the hub).
-    await this.faults.open();
     const ready = new Map<string, Promise<void>>();
     const errors: unknown[] = [];
     for (const name of this.plan.levels.flat()) {
@@ -82,6 +80,8 @@ export class Run implements Stoppable {
       const started = (async () => {
         await Promise.all(deps);
         if (abandon.aborted) throw abandoned(signal);
+        // Its fault edges' proxies first: the addresses it was given answer from its first moment.
+        await this.faults.openFor(name, abandon);
         await this.controllers.get(name)!.start(abandon);
       })();
       started.catch((error) => {

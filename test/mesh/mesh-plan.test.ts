@@ -129,7 +129,7 @@ describe("the wireguard target's options", () => {
     expect((builder.toSpec().services[0] as ServiceSpec<"wireguard">).options.wireguardKey).toBe(key);
     expect(() => Harness.builder().wireguard("load", { host: "h", binary: "sleep", wireguardKey: "secret-but-wrong" })).toThrow(/a WireGuard private key/);
     expect(() => Harness.builder().wireguard("load", { host: "h", binary: "sleep", wireguardKey: "secret-but-wrong" })).not.toThrow(/secret-but-wrong/);
-    expect(() => Harness.builder().wireguard("load", { host: "h" } as never)).toThrow(/exactly one of `binary` and `package`/);
+    expect(() => Harness.builder().wireguard("load", { host: "h" } as never)).toThrow(/exactly one of `binary`, `package` and `docker`/);
   });
 
   it("is a YAML target too", async () => {

@@ -24,8 +24,8 @@ describe("remoteLan options", () => {
 
   it("is validated at the builder call, with the field and what to do", () => {
     const add = (options: Record<string, unknown>) => () => Harness.builder().remoteLan("svc", options as never);
-    expect(add({ host: "10.1.2.3", port: 1 })).toThrow(/exactly one of `binary` and `package`/);
-    expect(add({ ...base, package: "./p.tar.gz" })).toThrow(/exactly one of `binary` and `package`/);
+    expect(add({ host: "10.1.2.3", port: 1 })).toThrow(/exactly one of `binary`, `package` and `docker`/);
+    expect(add({ ...base, package: "./p.tar.gz" })).toThrow(/exactly one of `binary`, `package` and `docker`/);
     expect(add({ ...base, binary: "bin/app" })).toThrow(/`binary` of service "svc" to be an absolute path on the node, or a command name/);
     expect(add({ ...base, port: 0 })).toThrow(/`port` of service "svc" to be a fixed port/);
     expect(add({ ...base, host: "-oProxyCommand=x" })).toThrow(/`host` of service "svc"/);
