@@ -157,15 +157,15 @@ export class EdgeFaults {
   }
 
   #note(state: "fault" | "healed", fault: FaultInfo): void {
-    const line = `meshbed: ${state === "fault" ? "fault" : "healed"} ${describeFault(fault)}`;
+    const line = `meshbed: ${state} ${describeFault(fault)}`;
     log(line);
     this.notes.log(fault.from, line);
     this.notes.emit({ service: fault.from, state, fault });
   }
 }
 
-/** `latency 200 ms ±10 ms on api → db (downstream)`. */
-export function describeFault(fault: FaultInfo): string {
+/** `latency (latencyMs 200) on api → db, downstream`. */
+function describeFault(fault: FaultInfo): string {
   const { type, ...attributes } = fault.toxic;
   const shown = Object.entries(attributes)
     .map(([k, v]) => `${k} ${v}`)

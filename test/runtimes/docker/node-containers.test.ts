@@ -79,20 +79,7 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     expect(harness.service("n1").addr).toBe(`${dk1.host}:8080`);
 
     const names = ["p1", "c1", "l1", "n1", "n2"];
-    const pairs = names.flatMap((caller) => names.filter((t) => t !== caller && (caller.startsWith("n") || t.startsWith("n"))).map((t) => [caller, t] as const));
-    const cells = new Set<string>();
-    const failures: string[] = [];
-    await Promise.all(
-      pairs.map(async ([caller, target]) => {
-        const variable = `${target.toUpperCase()}_ADDR`;
-        const given = harness!.envFor(caller)[variable];
-        const viaCgi = caller.startsWith("c") || caller.startsWith("n");
-        const answer = await get(harness!.service(caller).addr, viaCgi ? `/cgi-bin/call?${variable}` : `/call/${variable}`).catch((e: Error) => `error ${e.message}`);
-        cells.add(`${KIND[caller[0] as keyof typeof KIND]} → ${KIND[target[0] as keyof typeof KIND]}`);
-        if (given !== expectedAddr(caller, target)) failures.push(`${caller}→${target}: ${variable}=${given}, table says ${expectedAddr(caller, target)}`);
-        if (answer !== `${given} -> ${target}`) failures.push(`${caller}→${target} via ${variable}=${given}: ${answer}`);
-      }),
-    );
+    const { failures, cells } = await connectCells(harness, names, (x) => x.startsWith("n"), expectedAddr);
     expect(failures).toEqual([]);
     // p→n, c→n, l→n, n→p, n→c, n→l, n→n.
     expect(cells.size).toBe(7);
@@ -134,21 +121,7 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     expect(registry.m1!.addresses.wireguard).toMatch(/^10\.42\.0\.\d+:8080$/);
 
     const names = ["p1", "c1", "l1", "n1", "w1", "m1"];
-    const isNew = (x: string) => x.startsWith("n") || x.startsWith("m");
-    const pairs = names.flatMap((caller) => names.filter((t) => t !== caller && (isNew(caller) || isNew(t))).map((t) => [caller, t] as const));
-    const cells = new Set<string>();
-    const failures: string[] = [];
-    await Promise.all(
-      pairs.map(async ([caller, target]) => {
-        const variable = `${target.toUpperCase()}_ADDR`;
-        const given = harness!.envFor(caller)[variable];
-        const viaCgi = caller.startsWith("c") || isNew(caller);
-        const answer = await get(harness!.service(caller).addr, viaCgi ? `/cgi-bin/call?${variable}` : `/call/${variable}`).catch((e: Error) => `error ${e.message}`);
-        cells.add(`${KIND[caller[0] as keyof typeof KIND]} → ${KIND[target[0] as keyof typeof KIND]}`);
-        if (given !== expectedAddr(caller, target)) failures.push(`${caller}→${target}: ${variable}=${given}, table says ${expectedAddr(caller, target)}`);
-        if (answer !== `${given} -> ${target}`) failures.push(`${caller}→${target} via ${variable}=${given}: ${answer}`);
-      }),
-    );
+    const { failures, cells } = await connectCells(harness, names, (x) => x.startsWith("n") || x.startsWith("m"), expectedAddr);
     expect(failures).toEqual([]);
     // Into and out of each new kind, from and to every other kind (n↔m both ways once each).
     expect(cells.size).toBe(18);
@@ -302,3 +275,26 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     expect(() => Harness.builder().wireguard("y", { ...dk1, package: "./p.tar.gz", docker: { image: "a" } } as never)).toThrow(/"y".*|exactly one/);
   });
 });
+
+/**
+ * Every caller → target pair where one side is of a new kind (`isNew`): whether the caller was given
+ * the table's address, and whether a real request from the caller to that address reaches the target.
+ * Containers answer `/call` through busybox's CGI.
+ */
+async function connectCells(harness: Harness, names: readonly string[], isNew: (name: string) => boolean, expectedAddr: (caller: string, target: string) => string) {
+  const pairs = names.flatMap((caller) => names.filter((t) => t !== caller && (isNew(caller) || isNew(t))).map((t) => [caller, t] as const));
+  const cells = new Set<string>();
+  const failures: string[] = [];
+  await Promise.all(
+    pairs.map(async ([caller, target]) => {
+      const variable = `${target.toUpperCase()}_ADDR`;
+      const given = harness.envFor(caller)[variable];
+      const viaCgi = caller.startsWith("c") || isNew(caller);
+      const answer = await get(harness.service(caller).addr, viaCgi ? `/cgi-bin/call?${variable}` : `/call/${variable}`).catch((e: Error) => `error ${e.message}`);
+      cells.add(`${KIND[caller[0] as keyof typeof KIND]} → ${KIND[target[0] as keyof typeof KIND]}`);
+      if (given !== expectedAddr(caller, target)) failures.push(`${caller}→${target}: ${variable}=${given}, table says ${expectedAddr(caller, target)}`);
+      if (answer !== `${given} -> ${target}`) failures.push(`${caller}→${target} via ${variable}=${given}: ${answer}`);
+    }),
+  );
+  return { failures, cells };
+}
