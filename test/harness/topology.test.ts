@@ -35,9 +35,10 @@ describe("a web → api → db topology of processes", () => {
     expect(at("db", "healthy")).toBeLessThanOrEqual(at("api", "starting"));
     expect(at("api", "healthy")).toBeLessThanOrEqual(at("web", "starting"));
 
-    // The logs agree: db was listening before api printed anything, and api before web.
+    // The logs agree: db was listening before api printed anything, and api before web. A port
+    // can answer before its server's first line reaches the log: follow until it comes.
     const firstLine = async (service: "db" | "api" | "web") => {
-      for await (const line of harness.services[service].logs()) return line;
+      for await (const line of harness.services[service].logs({ follow: true, signal: AbortSignal.timeout(10_000) })) return line;
       throw new Error(`${service} logged nothing`);
     };
     const [db, api, web] = [await firstLine("db"), await firstLine("api"), await firstLine("web")];
