@@ -247,11 +247,35 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     // Something of the node's own holds the port.
     const holder = labOf().exec("dk1", ["timeout", "20", process.execPath, "-e", "require('net').createServer().listen(8090, () => console.log('up'))"]);
     await expect.poll(async () => (await labOf().exec("dk1", ["ss", "-Htln", "sport = :8090"])).stdout.trim() !== "", { timeout: 10_000 }).toBe(true);
+    // A node port the user fixed (`"8090:8090"`) is an error; without it the container moves to a free port of the node.
     const taken = testRunId("nb");
-    const e2 = await failure((b) => b.remoteLan("clash", { ...on(dk1), docker: { image }, port: 8090 }), taken);
+    const e2 = await failure((b) => b.remoteLan("clash", { ...on(dk1), docker: { image, ports: ["8090:8090"] }, port: 8090 }), taken);
     expect([e2.code, e2.service]).toEqual(["E_PORT_IN_USE", "clash"]);
     expect(e2.message).toContain(where);
-    expect(e2.message).toMatch(/stop what holds it/);
+    expect(e2.message).toMatch(/stop what holds it on the node, or publish it on another node port/);
+    const moved = await Harness.builder({ runId: testRunId("nb") })
+      .process("caller", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
+      .remoteLan("mover", {
+        ...on(dk1),
+        // `docker.env` is the container's env, interpolated like the service's.
+        docker: { image, env: { GREETING: "hi from ${HARNESS_SERVICE}" }, command: ["sh", "-c", 'mkdir -p /www && echo "$GREETING" > /www/greeting && exec /bin/serve'] },
+        port: 8090,
+        health: { http: "/health" },
+      })
+      .start();
+    try {
+      const addr = moved.service("mover").addr!;
+      expect(addr).toMatch(new RegExp(`^${dk1.host.replace(/\./g, "\\.")}:\\d+$`));
+      expect(addr).not.toBe(`${dk1.host}:8090`);
+      // The container still listens on its own port (its PORT); callers are given the node's port.
+      expect(moved.envFor("mover").PORT).toBe("8090");
+      expect(moved.envFor("caller").MOVER_ADDR).toBe(addr);
+      expect(await get(addr, "/whoami")).toBe("mover");
+      expect(await get(addr, "/greeting")).toBe("hi from mover");
+      expect((await moved.service("mover").status()).publishedPorts).toEqual({ 8090: Number(addr.split(":")[1]) });
+    } finally {
+      await moved.stop();
+    }
     await labOf().exec("dk1", ["sh", "-c", "kill $(ss -Htlnp 'sport = :8090' | grep -o 'pid=[0-9]*' | cut -d= -f2) 2>/dev/null; true"]);
     // Killed by that: its end, not its result, is what counts.
     await holder.catch(() => undefined);
