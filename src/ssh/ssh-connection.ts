@@ -178,6 +178,33 @@ export class SshConnection extends EventEmitter<Events> {
     }
   }
 
+  /**
+   * A command's stdin and stdout as one stream (its stderr goes to `onStderr`): a byte pipe to a
+   * program on the node, such as a bridge to a socket the login user may not open itself
+   * (`sudo -n docker system dial-stdio`). Holds one of the connection's channels until it closes.
+   */
+  async openExecStream(command: string, onStderr?: (chunk: Buffer) => void): Promise<Duplex> {
+    const release = await this.#limit.acquire();
+    try {
+      const stream = await this.#withChannel(
+        (client) =>
+          new Promise<ClientChannel>((resolve, reject) =>
+            client.exec(command, (error, channel) => {
+              if (!error) resolve(channel);
+              else reject(this.#client === client ? new ChannelRefused(error.message) : this.#lost(`could not open a channel (${error.message})`, error));
+            }),
+          ),
+      );
+      // Both streams must be read, or the channel never closes.
+      stream.stderr.on("data", (chunk: Buffer) => onStderr?.(chunk));
+      stream.once("close", release);
+      return stream;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
   /** Ends the connection for good (and releases its jump host). */
   async close(): Promise<void> {
     if (this.#closed) return;
