@@ -270,6 +270,8 @@ export class SshConnection extends EventEmitter<Events> {
       let ready = false;
       client.once("ready", () => {
         ready = true;
+        // Engine API calls and short commands are small writes that wait on an answer: no Nagle delay for them (OpenSSH sets TCP_NODELAY too).
+        client.setNoDelay(true);
         this.#client = client;
         resolve(client);
       });

@@ -207,37 +207,44 @@ export class NodeDockerRuntime implements Runtime {
     const engine = await this.#engine(service);
     const label = this.#connection(service).label;
     const signal = new AbortController().signal;
-    let ref: string;
     if (target.build) {
-      ref = builtTag(runId, service.name);
+      const ref = builtTag(runId, service.name);
       const local = await this.#localEngine([service.name]);
       this.#built.add(ref);
       this.#state?.record({ kind: "docker-image", id: ref });
       await buildImage(local.docker, { ...target.build, tag: ref, labels: { [RUN_LABEL]: runId, [SERVICE_LABEL]: service.name } }, service.name, signal);
       await this.#ship(service, local, engine, ref, label);
-    } else {
-      ref = target.image!;
-      const onNode = await findImage(engine.docker, ref);
-      if (!onNode || target.pull === "always") {
-        const local = target.pull === "always" ? undefined : await this.#localEngine([service.name]).catch(() => undefined);
-        if (local && (await findImage(local.docker, ref))) await this.#ship(service, local, engine, ref, label);
-        else if (!onNode && target.pull === "never") {
-          throw new StartError(`Image "${ref}" of service "${service.name}" is neither on node ${label} nor on this host's engine, and \`pull: "never"\` forbids pulling it`, {
-            code: "E_IMAGE_NOT_FOUND",
-            service: service.name,
-          });
-        } else {
-          await pullImage(engine.docker, ref, service.name, onNode !== undefined, signal).catch((error: unknown) => {
-            throw new StartError(`Node ${label}: ${(error as Error).message.replace("is not present locally", "is neither on the node nor on this host's engine")}`, {
-              code: "E_IMAGE_NOT_FOUND",
-              service: service.name,
-              cause: error,
-            });
-          });
-        }
-      }
+      // What was shipped is this host's image, byte for byte: its config needs no second look over SSH.
+      return this.#ready(service, ref, await findImage(local.docker, ref), label);
     }
-    const info = await findImage(engine.docker, ref);
+    const ref = target.image!;
+    // The node's and this host's engines are asked at once: the node's answer is a round trip over SSH.
+    const onHost = target.pull === "always" ? undefined : this.#localImage(service.name, ref);
+    onHost?.catch(() => {});
+    const onNode = await findImage(engine.docker, ref);
+    if (onNode && target.pull !== "always") return this.#ready(service, ref, onNode, label);
+    const local = await onHost?.catch(() => undefined);
+    if (local?.info) {
+      await this.#ship(service, local.engine, engine, ref, label);
+      return this.#ready(service, ref, local.info, label);
+    }
+    if (!onNode && target.pull === "never") {
+      throw new StartError(`Image "${ref}" of service "${service.name}" is neither on node ${label} nor on this host's engine, and \`pull: "never"\` forbids pulling it`, {
+        code: "E_IMAGE_NOT_FOUND",
+        service: service.name,
+      });
+    }
+    await pullImage(engine.docker, ref, service.name, onNode !== undefined, signal).catch((error: unknown) => {
+      throw new StartError(`Node ${label}: ${(error as Error).message.replace("is not present locally", "is neither on the node nor on this host's engine")}`, {
+        code: "E_IMAGE_NOT_FOUND",
+        service: service.name,
+        cause: error,
+      });
+    });
+    this.#ready(service, ref, await findImage(engine.docker, ref), label);
+  }
+
+  #ready(service: PlannedService, ref: string, info: Docker.ImageInspectInfo | undefined, label: string): void {
     if (!info) throw new StartError(`Image "${ref}" of service "${service.name}" vanished from node ${label} after it was made ready`, { code: "E_IMAGE_NOT_FOUND", service: service.name });
     this.#images.set(service.name, { ref, config: info.Config });
   }
@@ -270,6 +277,12 @@ export class NodeDockerRuntime implements Runtime {
       this.#engines.set(connection.label, engine);
     }
     return engine;
+  }
+
+  /** This host's engine and its image `ref` (`info` undefined when it has none). */
+  async #localImage(service: string, ref: string): Promise<{ engine: Engine; info: Docker.ImageInspectInfo | undefined }> {
+    const engine = await this.#localEngine([service]);
+    return { engine, info: await findImage(engine.docker, ref) };
   }
 
   #localEngine(services: readonly string[]): Promise<Engine> {
