@@ -9,6 +9,7 @@ import type { LabNode } from "../../../src/public/lab.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../../support/images.js";
 import { labAvailable, labForSuite, on } from "../../support/lab.js";
 import { fixture } from "../../support/process-tracker.js";
+import { reapNodeDocker } from "../../../src/runtimes/docker/node-docker-reaper.js";
 import { reapOrphans } from "../../../src/runtimes/reapers.js";
 import { listRuns } from "../../../src/state/runs.js";
 
@@ -177,6 +178,9 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     // What `meshbed cleanup` runs, for this run alone (other runs on the machine are not this test's).
     const mine = listRuns().filter((r) => r.runId === runId);
     expect(mine.map((r) => r.ownerAlive)).toEqual([false]);
+    // Two reapers at once (every harness start reaps crashed runs, `meshbed cleanup` too): neither reports the other's removal as a failure.
+    const resources = mine[0]!.state.resources.filter((r) => r.kind.startsWith("nodedocker-"));
+    await Promise.all([reapNodeDocker(mine[0]!, resources), reapNodeDocker(mine[0]!, resources)]);
     const reports = await reapOrphans(mine);
     expect(reports.flatMap((r) => r.failed)).toEqual([]);
     expect(await nodeLeftovers(dk1, runId, image)).toEqual([]);
