@@ -5,6 +5,7 @@ import ssh2 from "ssh2";
 import type { Client as Ssh2Client, ClientChannel, SFTPWrapper } from "ssh2";
 import { debugFor } from "../debug.js";
 import { HarnessError, StartError } from "../errors.js";
+import { ackNow } from "./ack-now.js";
 import { ChannelLimit } from "./channel-limit.js";
 import { call, uploadPath } from "./sftp-upload.js";
 import { abortableCommand, asRootCommand } from "./command-wrappers.js";
@@ -272,6 +273,7 @@ export class SshConnection extends EventEmitter<Events> {
         ready = true;
         // Engine API calls and short commands are small writes that wait on an answer: no Nagle delay for them (OpenSSH sets TCP_NODELAY too).
         client.setNoDelay(true);
+        client.once("hostkeys", () => ackNow(client));
         this.#client = client;
         resolve(client);
       });

@@ -62,7 +62,10 @@ export class SshRuntime implements Runtime {
     const containers = services.filter((s) => targetOf(s).docker !== undefined);
     let nodePorts: Record<string, number> | undefined;
     if (containers.length > 0) {
-      const part = await (await this.#containerRuntime(containers[0]!.name)).gatherFacts!(containers, context);
+      const part = await (await this.#containerRuntime(containers[0]!.name)).gatherFacts!(containers, context).catch((error: unknown) => {
+        // A node that cannot be logged in to is reported naming the service, as in preflight.
+        throw error instanceof HarnessError && error.service !== undefined ? forService(error, error.service) : error;
+      });
       Object.assign(ports, part.ports);
       nodePorts = part.nodePorts;
     }

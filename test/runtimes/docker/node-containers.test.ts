@@ -297,6 +297,25 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     }
   }, 120_000);
 
+  it("a node that cannot be logged in to while its free ports are read is E_SSH_CONNECT naming the service, before anything is made", async () => {
+    const image = await busyboxImage();
+    const dk1 = labOf().node("dk1");
+    const runId = testRunId("nf");
+    // Port 2222 of the lab's own node: nothing listens there.
+    const error = (await Harness.builder({ runId })
+      .docker("c1", { image, port: 8080 })
+      .remoteLan("far", { ...on(dk1), ssh: { ...dk1.ssh, port: 2222 }, docker: { image }, port: 8080 })
+      .start()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as HarnessError;
+    expect(error).toBeInstanceOf(HarnessError);
+    expect([error.code, error.service]).toEqual(["E_SSH_CONNECT", "far"]);
+    expect(error.message).toContain('Service "far"');
+    expect(await leftovers(runId)).toEqual([]);
+  });
+
   it("refuses `docker` beside `binary` or `package`, naming the service", () => {
     const dk1 = { host: "10.0.0.1", user: "root" };
     expect(() => Harness.builder().remoteLan("x", { ...dk1, binary: "/bin/true", docker: { image: "a" } } as never)).toThrow(/exactly one of `binary`, `package` and `docker`/);
