@@ -72,6 +72,7 @@ export class SshConnection extends EventEmitter<Events> {
   #lastError: string | undefined;
   #jump: SshConnection | undefined;
   #streams = 0;
+  #acking = false;
 
   constructor(
     readonly destination: Destination,
@@ -204,6 +205,21 @@ export class SshConnection extends EventEmitter<Events> {
       release();
       throw error;
     }
+  }
+
+  /**
+   * Acknowledges at once what the node sent last (see ack-now.ts): for a caller that waits on a reply
+   * which sshd may send in several small writes, each but the first held back by Nagle until this
+   * side's delayed ACK. At most once per turn of the event loop.
+   */
+  acknowledge(): void {
+    if (this.#acking || !this.#client) return;
+    this.#acking = true;
+    const client = this.#client;
+    setImmediate(() => {
+      this.#acking = false;
+      if (this.#client === client) ackNow(client);
+    });
   }
 
   /** Ends the connection for good (and releases its jump host). */

@@ -55,6 +55,12 @@ else exec nc -U ${shellQuote(socketPath)}; fi`;
   return `sudo -n sh -c ${shellQuote(bridge)}`;
 }
 
+/** Every piece of an answer is acknowledged at once: the engine writes an answer in pieces, which sshd would hold back (see `acknowledge`). */
+function acknowledging(stream: Duplex, connection: SshConnection): Duplex {
+  stream.on("data", () => connection.acknowledge());
+  return stream;
+}
+
 /** What the login user may do with the socket: "missing" (no socket there), "denied" (one it may not open), or "usable". */
 async function socketAccess(connection: SshConnection, socketPath: string): Promise<"missing" | "denied" | "usable"> {
   const p = shellQuote(socketPath);
@@ -76,7 +82,7 @@ function ping(docker: Docker): Promise<unknown> {
 export async function connectNodeEngine(connection: SshConnection, services: readonly string[], socketPath = NODE_DOCKER_SOCKET): Promise<Engine> {
   // host/port only name the engine in requests: the agent makes every connection.
   const engineOver = (open: () => Promise<Duplex>) => new Docker({ host: "node-engine", port: 80, protocol: "http", agent: new NodeSocketAgent(open) } as Docker.DockerOptions);
-  const direct = engineOver(() => connection.openUnixStream(socketPath));
+  const direct = engineOver(() => connection.openUnixStream(socketPath).then((s) => acknowledging(s, connection)));
   const endpoint = `ssh://${connection.label}${socketPath}`;
   let failure: unknown;
   try {
@@ -90,9 +96,11 @@ export async function connectNodeEngine(connection: SshConnection, services: rea
   if (access !== "denied" || user === "root") throw nodeEngineUnavailable(connection.label, socketPath, services, failure, access);
   let sudoSaid = "";
   const bridged = engineOver(() =>
-    connection.openExecStream(sudoBridgeCommand(socketPath), (chunk) => {
-      sudoSaid = `${sudoSaid}${chunk.toString("utf8")}`.slice(-500);
-    }),
+    connection
+      .openExecStream(sudoBridgeCommand(socketPath), (chunk) => {
+        sudoSaid = `${sudoSaid}${chunk.toString("utf8")}`.slice(-500);
+      })
+      .then((s) => acknowledging(s, connection)),
   );
   try {
     await ping(bridged);
