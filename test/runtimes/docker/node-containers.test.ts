@@ -297,6 +297,29 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     }
   }, 120_000);
 
+  it("applies `entrypoint`, `command`, `files` and `init` of a container on a node", async () => {
+    const image = await busyboxImage();
+    const dk1 = labOf().node("dk1");
+    harness = await Harness.builder({ runId: testRunId("no") })
+      .remoteLan("opts", {
+        ...on(dk1),
+        docker: {
+          image,
+          entrypoint: ["sh", "-c"],
+          command: ["mkdir -p /www && cat /etc/greeting > /www/greeting && cat /proc/1/comm > /www/pid1 && exec /bin/serve"],
+          files: { "/etc/greeting": "from files\n" },
+          init: true,
+        },
+        port: 8095,
+        health: { http: "/health" },
+      })
+      .start();
+    const addr = harness.service("opts").addr;
+    expect(await get(addr, "/greeting")).toBe("from files");
+    // PID 1 is the engine's init, the entrypoint's shell its child.
+    expect(await get(addr, "/pid1")).toBe("docker-init");
+  });
+
   it("a node that cannot be logged in to while its free ports are read is E_SSH_CONNECT naming the service, before anything is made", async () => {
     const image = await busyboxImage();
     const dk1 = labOf().node("dk1");
