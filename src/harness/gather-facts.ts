@@ -25,7 +25,14 @@ export async function loadRuntimes(spec: TopologySpec): Promise<Map<TargetKind, 
  * ports are taken, container and node addresses) and makes the plan. Reads; creates nothing.
  */
 export async function planTopology(spec: TopologySpec, runtimes?: ReadonlyMap<TargetKind, Runtime>): Promise<Plan> {
-  return makePlan(spec, await gatherHostFacts(spec, runtimes ?? (await loadRuntimes(spec))));
+  if (runtimes) return makePlan(spec, await gatherHostFacts(spec, runtimes));
+  // Only a plan (a dry run): the runtimes loaded for it let go of what they opened to read facts (SSH to nodes with containers).
+  const own = await loadRuntimes(spec);
+  try {
+    return makePlan(spec, await gatherHostFacts(spec, own));
+  } finally {
+    await Promise.allSettled([...own.values()].map((r) => r.dispose?.()));
+  }
 }
 
 export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<TargetKind, Runtime>): Promise<HostFacts> {
@@ -59,7 +66,7 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
     ports[service.name] = picked[i]!;
     taken.add(picked[i]!);
   });
-  const merged = { ports, hostPorts: {} as Record<string, number>, ips: {} as Record<string, ServiceIps>, addresses: {} as HostAddresses };
+  const merged = { ports, hostPorts: {} as Record<string, number>, nodePorts: {} as Record<string, number>, ips: {} as Record<string, ServiceIps>, addresses: {} as HostAddresses };
   for (const [kind, runtime] of runtimes) {
     if (!runtime.gatherFacts) continue;
     const gather = () =>
@@ -71,6 +78,7 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
     const part = kind === "wireguard" ? await (await import("../mesh/mesh-facts.js")).gatherMeshFacts(spec, gather) : await gather();
     Object.assign(merged.ports, part.ports);
     Object.assign(merged.hostPorts, part.hostPorts);
+    Object.assign(merged.nodePorts, part.nodePorts);
     // Two runtimes may know addresses of one service (a LAN node's address, and its mesh address).
     for (const [name, ips] of Object.entries(part.ips ?? {})) merged.ips[name] = { ...merged.ips[name], ...ips };
     const { lanIpToward, ...addresses } = part.addresses ?? {};

@@ -19,7 +19,11 @@ export async function startRun(spec: TopologySpec, options: StartOptions): Promi
   // A run that could not be reaped (its node unreachable) is tried again at most every 10 minutes.
   void reapOrphans(undefined, { retryAfterMs: 10 * 60_000 }).catch(() => {});
   const runtimes = await loadRuntimes(spec);
-  const plan = await planTopology(spec, runtimes);
+  const plan = await planTopology(spec, runtimes).catch(async (error: unknown) => {
+    // Facts may have opened connections (SSH reads a node's free ports): close them.
+    await Promise.allSettled([...runtimes.values()].map((r) => r.dispose?.()));
+    throw error;
+  });
   log(`run ${plan.runId}: ${Object.keys(plan.services).length} services, levels ${JSON.stringify(plan.levels)}, state dir ${plan.runDir}`);
   // The mesh is network set-up, not a runtime: made by the run when the plan needs it.
   const mesh = plan.meshNeeded ? new (await import("../mesh/mesh-setup.js")).MeshSetup(plan, spec.options.network ?? {}) : undefined;

@@ -21,12 +21,12 @@ export const WIREGUARD_KEYS = [...REMOTE_KEYS, "wireguardKey"] as const;
 /** Target options of a wireguard service, after validation: a remote service's, and its node's key if it keeps one. */
 export type WireguardTarget = RemoteTarget & { wireguardKey?: string };
 
-export function validateWireguardOptions(options: Record<string, unknown>, at: At): { args: string[]; options: WireguardTarget } {
+export function validateWireguardOptions(options: Record<string, unknown>, at: At): { args: string[]; options: WireguardTarget; env?: Record<string, string> } {
   const { wireguardKey, ...remote } = options;
   const key = optionalString(wireguardKey, at.child("wireguardKey"));
   if (key !== undefined && !isWireguardKey(key)) expected(at.child("wireguardKey"), "a WireGuard private key (44 characters of base64, as `wg genkey` prints)", "a malformed key");
   const result = validateRemoteOptions(remote, at);
-  return { args: result.args, options: key === undefined ? result.options : { ...result.options, wireguardKey: key } };
+  return { ...result, options: key === undefined ? result.options : { ...result.options, wireguardKey: key } };
 }
 
 /** Whether `text` is a WireGuard key as `wg genkey` prints it: 32 bytes in base64. */

@@ -8,6 +8,11 @@ export interface HostFacts {
   ports: Readonly<Record<string, number>>;
   /** The port on the harness host that reaches each service that publishes one (containers). */
   hostPorts: Readonly<Record<string, number>>;
+  /**
+   * The port on its node that reaches each container on a node's engine (the `docker` option of
+   * remoteLan and wireguard): its own port when that was free on the node, else a free port of the node.
+   */
+  nodePorts?: Readonly<Record<string, number>>;
   /** The addresses each service has on the networks it is on, decided before it starts. */
   ips: Readonly<Record<string, ServiceIps>>;
   /** The harness process's environment: the last scope of `${VAR}` interpolation. */

@@ -14,13 +14,17 @@ export function placeService(service: ServiceSpec, facts: HostFacts): Placement 
       return { location: "container", port: port ?? facts.ports[service.name], hostPort: facts.hostPorts[service.name], containerIp: ips.containerIp };
     case "remote_lan":
       // A package's manifest gives the port when the options do not.
-      return { location: "lan", port: port ?? facts.ports[service.name], lanIp: ips.lanIp, meshIp: ips.meshIp, ...nodePortOf(service, port) };
+      return { location: "lan", port: port ?? facts.ports[service.name], lanIp: ips.lanIp, meshIp: ips.meshIp, ...nodePortOf(service, port, facts) };
     case "wireguard":
-      return { location: "wireguard", port, lanIp: ips.lanIp, meshIp: ips.meshIp, ...nodePortOf(service, port) };
+      return { location: "wireguard", port, lanIp: ips.lanIp, meshIp: ips.meshIp, ...nodePortOf(service, port, facts) };
   }
 }
 
-/** A container on a node's engine publishes its port on the node at the same number (its callers all come through the node). */
-function nodePortOf(service: ServiceSpec<"remote_lan" | "wireguard">, port: number | undefined): { nodePort?: number } {
-  return service.options.docker && port !== undefined ? { nodePort: port } : {};
+/**
+ * A container on a node's engine publishes its port on the node (its callers all come through the
+ * node): at the port its runtime found for it there, else at the same number.
+ */
+function nodePortOf(service: ServiceSpec<"remote_lan" | "wireguard">, port: number | undefined, facts: HostFacts): { nodePort?: number } {
+  if (!service.options.docker || port === undefined) return {};
+  return { nodePort: facts.nodePorts?.[service.name] ?? port };
 }

@@ -97,6 +97,8 @@ export interface FactsContext {
 export interface FactsContribution {
   ports?: Record<string, number>;
   hostPorts?: Record<string, number>;
+  /** The node port of each container on a node's engine (see `HostFacts.nodePorts`). */
+  nodePorts?: Record<string, number>;
   ips?: Record<string, ServiceIps>;
   addresses?: Partial<HostAddresses>;
 }

@@ -5,6 +5,7 @@ import ssh2 from "ssh2";
 import type { Client as Ssh2Client, ClientChannel, SFTPWrapper } from "ssh2";
 import { debugFor } from "../debug.js";
 import { HarnessError, StartError } from "../errors.js";
+import { ackNow } from "./ack-now.js";
 import { ChannelLimit } from "./channel-limit.js";
 import { call, uploadPath } from "./sftp-upload.js";
 import { abortableCommand, asRootCommand } from "./command-wrappers.js";
@@ -71,6 +72,7 @@ export class SshConnection extends EventEmitter<Events> {
   #lastError: string | undefined;
   #jump: SshConnection | undefined;
   #streams = 0;
+  #acking = false;
 
   constructor(
     readonly destination: Destination,
@@ -178,6 +180,48 @@ export class SshConnection extends EventEmitter<Events> {
     }
   }
 
+  /**
+   * A command's stdin and stdout as one stream (its stderr goes to `onStderr`): a byte pipe to a
+   * program on the node, such as a bridge to a socket the login user may not open itself
+   * (`sudo -n docker system dial-stdio`). Holds one of the connection's channels until it closes.
+   */
+  async openExecStream(command: string, onStderr?: (chunk: Buffer) => void): Promise<Duplex> {
+    const release = await this.#limit.acquire();
+    try {
+      const stream = await this.#withChannel(
+        (client) =>
+          new Promise<ClientChannel>((resolve, reject) =>
+            client.exec(command, (error, channel) => {
+              if (!error) resolve(channel);
+              else reject(this.#client === client ? new ChannelRefused(error.message) : this.#lost(`could not open a channel (${error.message})`, error));
+            }),
+          ),
+      );
+      // Both streams must be read, or the channel never closes.
+      stream.stderr.on("data", (chunk: Buffer) => onStderr?.(chunk));
+      stream.once("close", release);
+      return stream;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  /**
+   * Acknowledges at once what the node sent last (see ack-now.ts): for a caller that waits on a reply
+   * which sshd may send in several small writes, each but the first held back by Nagle until this
+   * side's delayed ACK. At most once per turn of the event loop.
+   */
+  acknowledge(): void {
+    if (this.#acking || !this.#client) return;
+    this.#acking = true;
+    const client = this.#client;
+    setImmediate(() => {
+      this.#acking = false;
+      if (this.#client === client) ackNow(client);
+    });
+  }
+
   /** Ends the connection for good (and releases its jump host). */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -243,6 +287,9 @@ export class SshConnection extends EventEmitter<Events> {
       let ready = false;
       client.once("ready", () => {
         ready = true;
+        // Engine API calls and short commands are small writes that wait on an answer: no Nagle delay for them (OpenSSH sets TCP_NODELAY too).
+        client.setNoDelay(true);
+        client.once("hostkeys", () => ackNow(client));
         this.#client = client;
         resolve(client);
       });

@@ -24,7 +24,7 @@ export function validateService<T extends TargetKind>(
   target: T,
   raw: unknown,
   targetKeys: readonly string[],
-  validateTarget: (options: Record<string, unknown>, at: At) => { args: string[]; options: TargetOptions[T] },
+  validateTarget: (options: Record<string, unknown>, at: At) => { args: string[]; options: TargetOptions[T]; env?: Record<string, string> },
   at: At = new At(name, ""),
 ): ServiceSpec<T> {
   validateServiceName(name);
@@ -33,7 +33,7 @@ export function validateService<T extends TargetKind>(
   for (const [i, dep] of dependsOn.entries()) {
     if (dep === name) expected(at.child("dependsOn").child(i), "another service (a service cannot depend on itself)", dep);
   }
-  const { args, options: targetOptions } = validateTarget(options, at);
+  const { args, options: targetOptions, env: targetEnv } = validateTarget(options, at);
   const restart = validateRestart(options.restart, at.child("restart"));
   // The one place a ServiceSpec is made: `target` and `options` belong together (the schema of T gave
   // these options), which TypeScript cannot follow through a generic T.
@@ -41,7 +41,7 @@ export function validateService<T extends TargetKind>(
     name,
     target,
     port: port(options.port, at.child("port")),
-    env: Object.freeze(envRecord(options.env, at.child("env"))),
+    env: Object.freeze({ ...envRecord(options.env, at.child("env")), ...targetEnv }),
     dependsOn: Object.freeze([...new Set(dependsOn)]),
     health: deepFreeze(validateHealth(options.health, at.child("health"))),
     startTimeoutMs: duration(options.startTimeoutMs, at.child("startTimeoutMs"), 60_000),

@@ -8,7 +8,8 @@ import type { At } from "./validate.js";
 /** How each target's own options are validated: one line per target. */
 export interface TargetOptionsSchema<T extends TargetKind = TargetKind> {
   keys: readonly string[];
-  validate: (options: Record<string, unknown>, at: At) => { args: string[]; options: TargetOptions[T] };
+  /** `env`: variables the target's options add to the service's `env` (a container's `docker.env` on a node). */
+  validate: (options: Record<string, unknown>, at: At) => { args: string[]; options: TargetOptions[T]; env?: Record<string, string> };
 }
 
 export const TARGET_SCHEMAS: { [T in TargetKind]?: TargetOptionsSchema<T> } = {

@@ -60,8 +60,98 @@ describe("the plan of a container on a LAN node", () => {
   });
 });
 
+describe("the node port of a container on a node", () => {
+  const spec = Harness.builder()
+    .process("api", { binary: "/bin/true", port: 8080 })
+    .remoteLan("db", { host: "192.168.50.10", user: "root", docker: { image: "postgres:14" }, port: 5432 })
+    .wireguard("gen", { host: "198.51.100.20", user: "root", docker: { image: "gen:1" }, port: 0 })
+    .toSpec();
+  const facts = hostFacts({
+    ports: { gen: 41000 },
+    nodePorts: { db: 40123, gen: 41000 },
+    ips: { db: { lanIp: "192.168.50.10", meshIp: "10.42.0.3" }, gen: { lanIp: "198.51.100.20", meshIp: "10.42.0.2" } },
+    addresses: { lanIpToward: { "192.168.50.10": "192.168.50.1" }, hubMeshIp: "10.42.0.1" },
+  });
+  const plan = makePlan(spec, facts);
+
+  test("is the port its runtime found free on the node (5432 was taken there): every caller is given it, the container keeps its own port", () => {
+    expect(plan.services.db!.placement).toMatchObject({ port: 5432, nodePort: 40123 });
+    expect(plan.services.db!.env.PORT).toBe("5432");
+    expect(plan.services.db!.addr).toBe("192.168.50.10:40123");
+    expect(plan.services.api!.env.DB_ADDR).toBe("192.168.50.10:40123");
+    expect(plan.services.gen!.env.DB_ADDR).toBe("10.42.0.3:40123");
+  });
+
+  test("`port: 0` takes a free port of the node, inside the container too", () => {
+    expect(plan.services.gen!.env.PORT).toBe("41000");
+    expect(plan.services.api!.env.GEN_ADDR).toBe("10.42.0.2:41000");
+  });
+
+  test("`port: 0` is still refused for a binary or a package on a node, whose free ports are not read", () => {
+    expect(() => Harness.builder().remoteLan("x", { host: "192.168.50.10", binary: "/bin/true", port: 0 })).toThrow(/only a container on the node, `docker`, may have `port: 0`/);
+  });
+});
+
 describe("the `docker` option of remoteLan and wireguard", () => {
   const node = { host: "192.168.50.10", user: "root" };
+
+  test("takes every option of the issue: image | build, command, entrypoint, env, files, pull, init", () => {
+    const spec = Harness.builder()
+      .remoteLan("db", {
+        ...node,
+        docker: {
+          image: "postgres:14",
+          command: ["postgres", "-p", "${PORT}"],
+          entrypoint: ["/entry"],
+          env: { POSTGRES_PASSWORD: "test", URL: "http://${API_ADDR}/" },
+          files: { "/etc/app.conf": "a=1\n" },
+          pull: "never",
+          init: true,
+        },
+        env: { TZ: "UTC" },
+        port: 5432,
+      })
+      .wireguard("gen", { ...node, docker: { build: { context: "./gen", dockerfile: "Gen.Dockerfile" } }, port: 9000 })
+      .process("api", { binary: "/bin/true", port: 8080 })
+      .toSpec();
+    const db = spec.services.find((s) => s.name === "db")!;
+    expect(db.options).toMatchObject({
+      docker: { image: "postgres:14", hasCommand: true, entrypoint: ["/entry"], pull: "never", init: true, files: { "/etc/app.conf": { content: "a=1\n" } } },
+    });
+    const gen = spec.services.find((s) => s.name === "gen")!;
+    expect(gen.options).toMatchObject({ docker: { build: { context: "./gen", dockerfile: "Gen.Dockerfile" } } });
+    // `docker.env` is the container's env: beside the service's `env`, interpolated as it is.
+    expect(db.env).toEqual({ TZ: "UTC", POSTGRES_PASSWORD: "test", URL: "http://${API_ADDR}/" });
+    const plan = makePlan(spec, hostFacts({ ips: { db: { lanIp: "192.168.50.10" }, gen: { lanIp: "192.168.50.10" } }, addresses: { lanIpToward: { "192.168.50.10": "192.168.50.1" } } }));
+    expect(plan.services.db!.env).toMatchObject({ POSTGRES_PASSWORD: "test", URL: "http://192.168.50.1:8080/", TZ: "UTC" });
+    expect(plan.services.db!.args).toEqual(["postgres", "-p", "5432"]);
+  });
+
+  test.each([
+    ["env", { env: { "1BAD": "x" } }, /`docker\.env\.1BAD` of service "db".*variable name/],
+    ["env", { env: { A: 1n } }, /`docker\.env\.A` of service "db" to be a string/],
+    ["env", { env: "A=1" }, /`docker\.env` of service "db" to be an object/],
+    ["command", { command: "run" }, /`docker\.command` of service "db"/],
+    ["entrypoint", { entrypoint: "/entry" }, /`docker\.entrypoint` of service "db"/],
+    ["files", { files: { "relative.conf": "x" } }, /`docker\.files/],
+    ["pull", { pull: "sometimes" }, /`docker\.pull` of service "db".*"missing", "never", "always"/],
+    ["init", { init: "yes" }, /`docker\.init` of service "db"/],
+    ["build", { image: undefined, build: { dockerfile: "D" } }, /`docker\.build\.context` of service "db"/],
+  ])("refuses a bad `docker.%s` with E_CONFIG naming the service and the field", (_field, bad, message) => {
+    const attempt = () => Harness.builder().remoteLan("db", { ...node, docker: { image: "postgres:14", ...bad } as never, port: 5432 });
+    expect(attempt).toThrow(message);
+    try {
+      attempt();
+    } catch (error) {
+      expect(error).toMatchObject({ code: "E_CONFIG", service: "db" });
+    }
+  });
+
+  test("refuses one variable both in `env` and in `docker.env`", () => {
+    expect(() => Harness.builder().remoteLan("db", { ...node, docker: { image: "a", env: { A: "1" } }, env: { A: "2" }, port: 1 })).toThrow(
+      /`env\.A` of service "db" is given twice, in `env` and in `docker.env`: keep one/,
+    );
+  });
 
   test("is validated as a docker service's options are", () => {
     expect(() => Harness.builder().remoteLan("db", { ...node, docker: { image: "a b" } })).toThrow(/`docker.image` of service "db"|image reference without spaces/);
@@ -87,12 +177,14 @@ describe("the `docker` option of remoteLan and wireguard", () => {
     const file = path.join(dir, "services.yaml");
     fs.writeFileSync(
       file,
-      "services:\n  db:\n    port: 5432\n    target:\n      remote_lan:\n        host: 192.168.50.10\n        user: root\n        docker:\n          image: postgres:14\n          pull: never\n",
+      'services:\n  db:\n    port: 5432\n    target:\n      remote_lan:\n        host: 192.168.50.10\n        user: root\n        docker:\n          image: postgres:14\n          pull: never\n          init: true\n          command: [postgres]\n          entrypoint: [/entry]\n          env:\n            POSTGRES_PASSWORD: test\n          files:\n            /etc/app.conf: "a=1"\n',
     );
     const spec = Harness.fromFile(file).toSpec();
     fs.rmSync(dir, { recursive: true, force: true });
     const db = spec.services.find((s) => s.name === "db")!;
     expect(db.target).toBe("remote_lan");
-    expect((db.options as { docker?: { image?: string; pull?: string } }).docker).toMatchObject({ image: "postgres:14", pull: "never" });
+    expect((db.options as { docker?: { image?: string; pull?: string } }).docker).toMatchObject({ image: "postgres:14", pull: "never", init: true, entrypoint: ["/entry"], hasCommand: true });
+    expect(db.args).toEqual(["postgres"]);
+    expect(db.env).toEqual({ POSTGRES_PASSWORD: "test" });
   });
 });

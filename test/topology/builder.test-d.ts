@@ -66,8 +66,10 @@ describe("builder types", () => {
     Harness.builder().wireguard("gen", { ...at, package: "./p.tar.gz", docker: { image: "postgres:14" } });
     // @ts-expect-error: an image or a build, not both
     Harness.builder().remoteLan("db", { ...at, docker: { image: "postgres:14", build: { context: "." } } });
-    // @ts-expect-error: `env` is the service's, beside `docker`
-    Harness.builder().remoteLan("db", { ...at, docker: { image: "postgres:14", env: {} } });
+    // The container's `env` may be given in `docker` (as `docker run -e`) or beside it.
+    Harness.builder().remoteLan("db", { ...at, docker: { image: "postgres:14", env: { POSTGRES_PASSWORD: "test" } }, env: { TZ: "UTC" } });
+    // @ts-expect-error: `port` is the service's, beside `docker`
+    Harness.builder().remoteLan("db", { ...at, docker: { image: "postgres:14", port: 5432 } });
   });
 
   test("the spec and the handles are read-only at compile time too", async () => {

@@ -4,18 +4,20 @@ import { HarnessError, StartError } from "../../errors.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
 import { nodeForState } from "../../ssh/node-record.js";
 import type { SshConnection } from "../../ssh/ssh-connection.js";
-import { resolveDestination } from "../../ssh/ssh-destination.js";
+import { describeDestination, resolveDestination } from "../../ssh/ssh-destination.js";
 import { type SshPool, sshPool } from "../../ssh/ssh-pool.js";
 import type { RunState } from "../../state/run-state.js";
 import { targetOptions } from "../../topology/target-options.js";
 import type { RemoteTarget } from "../ssh/ssh-options.js";
-import type { RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import type { ServiceSpec } from "../../topology/types.js";
+import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { checkHostFiles } from "./container-files.js";
 import { type ContainerLaunch, entrypointOf, startContainer } from "./container.js";
 import type { DockerTarget } from "./docker-options.js";
 import { type Engine, connectEngine, engineMessage } from "./engine.js";
 import { buildImage, builtTag, findImage, pullImage, removeImage } from "./images.js";
 import { connectNodeEngine } from "./node-engine.js";
+import { type NodePortRequest, chooseNodePorts, readNodePorts } from "./node-ports.js";
 import type { HostMapping } from "./published-ports.js";
 import { RUN_LABEL, SERVICE_LABEL } from "./run-network.js";
 import { shipImage } from "./ship-image.js";
@@ -50,6 +52,8 @@ export class NodeDockerRuntime implements Runtime {
   /** Images this run put on each node (label → refs), and built on the harness host: removed by `dispose`. */
   readonly #placed = new Map<string, Map<string, Promise<void>>>();
   readonly #built = new Set<string>();
+  /** Service → the ports it publishes on its node (container → node), its primary port first: decided in `gatherFacts`. */
+  readonly #published = new Map<string, HostMapping[]>();
   #local: Promise<Engine> | undefined;
   #runId: string | undefined;
   #state: RunState | undefined;
@@ -58,6 +62,43 @@ export class NodeDockerRuntime implements Runtime {
     readonly kind: "remote_lan" | "wireguard",
     private readonly pool: SshPool = sshPool,
   ) {}
+
+  /**
+   * Where each container publishes its ports on its node: its own numbers where they are free there,
+   * else free ports of the node (read over the node's SSH connection; nothing is created). Ports the
+   * run's other services on that node will listen on count as taken.
+   */
+  async gatherFacts(services: readonly ServiceSpec[], context: FactsContext): Promise<FactsContribution> {
+    const byNode = new Map<string, ServiceSpec[]>();
+    for (const service of services) {
+      const label = nodeLabel(service);
+      byNode.set(label, [...(byNode.get(label) ?? []), service]);
+    }
+    const nodePorts: Record<string, number> = {};
+    const ports: Record<string, number> = {};
+    await Promise.all(
+      [...byNode].map(async ([label, onNode]) => {
+        const connection = this.#connectionOf(onNode[0]!.name, remoteOfSpec(onNode[0]!));
+        const table = await readNodePorts(connection);
+        const taken = new Set<number>();
+        for (const other of context.spec.services) {
+          if ((other.target !== "remote_lan" && other.target !== "wireguard") || other.port === undefined || other.port === 0) continue;
+          if (!other.options.docker && nodeLabel(other) === label) taken.add(other.port);
+        }
+        const requests: NodePortRequest[] = onNode.map((service) => ({ service, port: service.port, ports: remoteOfSpec(service).docker!.ports }));
+        for (const [name, mappings] of chooseNodePorts(requests, label, table, taken)) {
+          this.#published.set(name, mappings);
+          const primary = mappings[0];
+          const spec = onNode.find((s) => s.name === name)!;
+          if (primary === undefined || spec.port === undefined) continue;
+          nodePorts[name] = primary.host;
+          if (spec.port === 0) ports[name] = primary.container;
+        }
+        log(`ports on ${label}: ${[...this.#published].map(([n, m]) => `${n} ${m.map((p) => `${p.host}->${p.container}`).join(",")}`).join("; ")}`);
+      }),
+    );
+    return { nodePorts, ports };
+  }
 
   /** The node's engine answers; the container's files and entrypoint are usable; an image that may not be pulled is somewhere. */
   async preflight(service: PlannedService): Promise<void> {
@@ -106,7 +147,7 @@ export class NodeDockerRuntime implements Runtime {
       ip: undefined,
       image: image.ref,
       imageConfig: image.config,
-      published: nodePorts(service),
+      published: this.#published.get(service.name) ?? nodePorts(service),
       // On every interface of the node: LAN callers come to its LAN address, WireGuard ones to its mesh address.
       bindHost: "0.0.0.0",
       hostEnvFile: undefined,
@@ -166,37 +207,44 @@ export class NodeDockerRuntime implements Runtime {
     const engine = await this.#engine(service);
     const label = this.#connection(service).label;
     const signal = new AbortController().signal;
-    let ref: string;
     if (target.build) {
-      ref = builtTag(runId, service.name);
+      const ref = builtTag(runId, service.name);
       const local = await this.#localEngine([service.name]);
       this.#built.add(ref);
       this.#state?.record({ kind: "docker-image", id: ref });
       await buildImage(local.docker, { ...target.build, tag: ref, labels: { [RUN_LABEL]: runId, [SERVICE_LABEL]: service.name } }, service.name, signal);
       await this.#ship(service, local, engine, ref, label);
-    } else {
-      ref = target.image!;
-      const onNode = await findImage(engine.docker, ref);
-      if (!onNode || target.pull === "always") {
-        const local = target.pull === "always" ? undefined : await this.#localEngine([service.name]).catch(() => undefined);
-        if (local && (await findImage(local.docker, ref))) await this.#ship(service, local, engine, ref, label);
-        else if (!onNode && target.pull === "never") {
-          throw new StartError(`Image "${ref}" of service "${service.name}" is neither on node ${label} nor on this host's engine, and \`pull: "never"\` forbids pulling it`, {
-            code: "E_IMAGE_NOT_FOUND",
-            service: service.name,
-          });
-        } else {
-          await pullImage(engine.docker, ref, service.name, onNode !== undefined, signal).catch((error: unknown) => {
-            throw new StartError(`Node ${label}: ${(error as Error).message.replace("is not present locally", "is neither on the node nor on this host's engine")}`, {
-              code: "E_IMAGE_NOT_FOUND",
-              service: service.name,
-              cause: error,
-            });
-          });
-        }
-      }
+      // What was shipped is this host's image, byte for byte: its config needs no second look over SSH.
+      return this.#ready(service, ref, await findImage(local.docker, ref), label);
     }
-    const info = await findImage(engine.docker, ref);
+    const ref = target.image!;
+    // The node's and this host's engines are asked at once: the node's answer is a round trip over SSH.
+    const onHost = target.pull === "always" ? undefined : this.#localImage(service.name, ref);
+    onHost?.catch(() => {});
+    const onNode = await findImage(engine.docker, ref);
+    if (onNode && target.pull !== "always") return this.#ready(service, ref, onNode, label);
+    const local = await onHost?.catch(() => undefined);
+    if (local?.info) {
+      await this.#ship(service, local.engine, engine, ref, label);
+      return this.#ready(service, ref, local.info, label);
+    }
+    if (!onNode && target.pull === "never") {
+      throw new StartError(`Image "${ref}" of service "${service.name}" is neither on node ${label} nor on this host's engine, and \`pull: "never"\` forbids pulling it`, {
+        code: "E_IMAGE_NOT_FOUND",
+        service: service.name,
+      });
+    }
+    await pullImage(engine.docker, ref, service.name, onNode !== undefined, signal).catch((error: unknown) => {
+      throw new StartError(`Node ${label}: ${(error as Error).message.replace("is not present locally", "is neither on the node nor on this host's engine")}`, {
+        code: "E_IMAGE_NOT_FOUND",
+        service: service.name,
+        cause: error,
+      });
+    });
+    this.#ready(service, ref, await findImage(engine.docker, ref), label);
+  }
+
+  #ready(service: PlannedService, ref: string, info: Docker.ImageInspectInfo | undefined, label: string): void {
     if (!info) throw new StartError(`Image "${ref}" of service "${service.name}" vanished from node ${label} after it was made ready`, { code: "E_IMAGE_NOT_FOUND", service: service.name });
     this.#images.set(service.name, { ref, config: info.Config });
   }
@@ -231,6 +279,12 @@ export class NodeDockerRuntime implements Runtime {
     return engine;
   }
 
+  /** This host's engine and its image `ref` (`info` undefined when it has none). */
+  async #localImage(service: string, ref: string): Promise<{ engine: Engine; info: Docker.ImageInspectInfo | undefined }> {
+    const engine = await this.#localEngine([service]);
+    return { engine, info: await findImage(engine.docker, ref) };
+  }
+
   #localEngine(services: readonly string[]): Promise<Engine> {
     this.#local ??= connectEngine(services);
     this.#local.catch(() => (this.#local = undefined));
@@ -238,18 +292,31 @@ export class NodeDockerRuntime implements Runtime {
   }
 
   #connection(service: PlannedService): SshConnection {
-    let connection = this.#connections.get(service.name);
+    return this.#connectionOf(service.name, remoteOf(service));
+  }
+
+  #connectionOf(name: string, target: RemoteTarget): SshConnection {
+    let connection = this.#connections.get(name);
     if (!connection) {
-      const target = remoteOf(service);
-      connection = this.pool.acquire(resolveDestination(target.host, target.user, target.ssh, service.name), service.name);
-      this.#connections.set(service.name, connection);
+      connection = this.pool.acquire(resolveDestination(target.host, target.user, target.ssh, name), name);
+      this.#connections.set(name, connection);
     }
     return connection;
   }
 }
 
 function remoteOf(service: PlannedService): RemoteTarget {
-  return targetOptions(service.spec, "remote_lan", "wireguard");
+  return remoteOfSpec(service.spec);
+}
+
+function remoteOfSpec(service: ServiceSpec): RemoteTarget {
+  return targetOptions(service, "remote_lan", "wireguard");
+}
+
+/** The node a service runs on, as its connection names it (user@host:port): services of one node share its ports. */
+function nodeLabel(service: ServiceSpec): string {
+  const target = remoteOfSpec(service);
+  return describeDestination(resolveDestination(target.host, target.user, target.ssh, service.name));
 }
 
 function dockerOf(service: PlannedService): DockerTarget {
@@ -258,7 +325,7 @@ function dockerOf(service: PlannedService): DockerTarget {
   return docker;
 }
 
-/** The ports published on the node: the primary port and every one of `ports`, each at its own number unless a node port is given. */
+/** The ports published on the node when `gatherFacts` decided none (a plan made elsewhere): each at its own number unless a node port is given. */
 export function nodePorts(service: PlannedService): HostMapping[] {
   const target = dockerOf(service);
   const result: HostMapping[] = [];

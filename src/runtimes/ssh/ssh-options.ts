@@ -1,5 +1,5 @@
 import type { CommonServiceOptions } from "../../topology/common-options.js";
-import { type At, expected, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
+import { type At, envRecord, expected, fail, integer, isPlainObject, object, optionalString, string, stringArray } from "../../topology/validate.js";
 import { DOCKER_KEYS, type DockerContainerOptions, type DockerTarget, type ImageSource, validateDockerOptions } from "../docker/docker-options.js";
 
 /**
@@ -59,7 +59,18 @@ export interface RemotePackageOptions<Names extends string = string> extends Rem
  * What a container on a node runs: a `docker` service's options without the service-wide ones
  * (`env`, `port`, `health`… stay beside `docker`). `ports` and `port` are published on the node.
  */
-export type NodeContainerOptions = Omit<DockerContainerOptions, keyof CommonServiceOptions> & ImageSource;
+export type NodeContainerOptions = Omit<DockerContainerOptions, keyof CommonServiceOptions> &
+  ImageSource & {
+    /**
+     * The container's environment, as `docker run -e`: added to the service's `env` (which may stand
+     * beside `docker` too; one variable in both is refused). Values may use `${VAR}` like env values.
+     * Default: none.
+     */
+    env?: Readonly<Record<string, string>>;
+  };
+
+/** What `docker` of a node service takes: a docker service's own options, and its `env`. */
+const NODE_DOCKER_KEYS = [...DOCKER_KEYS, "env"] as const;
 
 /**
  * A container on the node's own Docker engine, reached over the node's SSH connection (its
@@ -90,7 +101,7 @@ export interface RemoteTarget {
   ssh: Readonly<SshOptions>;
 }
 
-export function validateRemoteOptions(options: Record<string, unknown>, at: At): { args: string[]; options: RemoteTarget } {
+export function validateRemoteOptions(options: Record<string, unknown>, at: At): { args: string[]; options: RemoteTarget; env?: Record<string, string> } {
   const host = string(options.host, at.child("host"));
   if (/[\s\x00-\x1f]/.test(host) || host.startsWith("-")) expected(at.child("host"), "a host name, an address or an ssh config alias", host);
   const user = optionalString(options.user, at.child("user"));
@@ -110,10 +121,18 @@ export function validateRemoteOptions(options: Record<string, unknown>, at: At):
   }
   if (pkg !== undefined && options.args !== undefined) expected(at.child("args"), "absent for a package (its start.sh decides)", options.args);
   if (options.docker !== undefined && options.args !== undefined) expected(at.child("args"), "absent for a container (give `docker.command`)", options.args);
-  const docker = options.docker === undefined ? undefined : validateDockerOptions(object(options.docker, at.child("docker"), DOCKER_KEYS), at.child("docker"));
+  const dockerOptions = options.docker === undefined ? undefined : object(options.docker, at.child("docker"), NODE_DOCKER_KEYS);
+  const docker = dockerOptions === undefined ? undefined : validateDockerOptions(dockerOptions, at.child("docker"));
+  const dockerEnv = dockerOptions === undefined ? undefined : envRecord(dockerOptions.env, at.child("docker").child("env"));
+  const serviceEnv = isPlainObject(options.env) ? options.env : {};
+  for (const key of Object.keys(dockerEnv ?? {})) {
+    if (key in serviceEnv) fail(at.child("docker").child("env").child(key), `${at.child("env").child(key).describe()} is given twice, in \`env\` and in \`docker.env\`: keep one`);
+  }
   const remoteRoot = optionalString(options.remoteRoot, at.child("remoteRoot")) ?? "/opt/harness";
   if (!remoteRoot.startsWith("/") || /[\n\r]/.test(remoteRoot)) expected(at.child("remoteRoot"), "an absolute path", remoteRoot);
-  if (options.port === 0) expected(at.child("port"), "a fixed port: a remote node's free ports are not known before it starts", 0);
+  // A container's port can be picked among the node's free ones (read before it starts); a binary's or package's cannot.
+  if (options.port === 0 && options.docker === undefined)
+    expected(at.child("port"), "a fixed port: a remote node's free ports are not known before it starts (only a container on the node, `docker`, may have `port: 0`)", 0);
   const target: RemoteTarget = {
     host,
     user,
@@ -123,7 +142,7 @@ export function validateRemoteOptions(options: Record<string, unknown>, at: At):
     remoteRoot: remoteRoot.replace(/\/+$/, "") || "/",
     ssh: Object.freeze(validateSshOptions(options.ssh, at.child("ssh"))),
   };
-  return { args: docker ? docker.args : stringArray(options.args, at.child("args")), options: target };
+  return { args: docker ? docker.args : stringArray(options.args, at.child("args")), options: target, ...(dockerEnv && { env: dockerEnv }) };
 }
 
 export function validateSshOptions(value: unknown, at: At): SshOptions {

@@ -38,8 +38,12 @@ export class SshRuntime implements Runtime {
     private readonly loadContainers?: (kind: "remote_lan" | "wireguard") => Promise<Runtime>,
   ) {}
 
-  /** Each node's address, the harness host's address toward it, and a package's port. Connects to nothing. */
-  async gatherFacts(services: readonly ServiceSpec[], _context: FactsContext): Promise<FactsContribution> {
+  /**
+   * Each node's address, the harness host's address toward it, a package's port, and where each
+   * container on a node publishes its ports there. Connects only to nodes that run containers (to
+   * read which of their ports are free).
+   */
+  async gatherFacts(services: readonly ServiceSpec[], context: FactsContext): Promise<FactsContribution> {
     const ips: Record<string, ServiceIps> = {};
     const toward: Record<string, string> = {};
     const ports: Record<string, number> = {};
@@ -55,7 +59,17 @@ export class SshRuntime implements Runtime {
         if (port !== undefined) ports[service.name] = port;
       }
     }
-    return { ips, ports, addresses: { lanIpToward: toward } };
+    const containers = services.filter((s) => targetOf(s).docker !== undefined);
+    let nodePorts: Record<string, number> | undefined;
+    if (containers.length > 0) {
+      const part = await (await this.#containerRuntime(containers[0]!.name)).gatherFacts!(containers, context).catch((error: unknown) => {
+        // A node that cannot be logged in to is reported naming the service, as in preflight.
+        throw error instanceof HarnessError && error.service !== undefined ? forService(error, error.service) : error;
+      });
+      Object.assign(ports, part.ports);
+      nodePorts = part.nodePorts;
+    }
+    return { ips, ports, ...(nodePorts && { nodePorts }), addresses: { lanIpToward: toward } };
   }
 
   /**

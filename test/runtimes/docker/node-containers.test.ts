@@ -9,6 +9,7 @@ import type { LabNode } from "../../../src/public/lab.js";
 import { busyboxImage, dockerAvailable, leftovers, testRunId } from "../../support/images.js";
 import { labAvailable, labForSuite, on } from "../../support/lab.js";
 import { fixture } from "../../support/process-tracker.js";
+import { reapNodeDocker } from "../../../src/runtimes/docker/node-docker-reaper.js";
 import { reapOrphans } from "../../../src/runtimes/reapers.js";
 import { listRuns } from "../../../src/state/runs.js";
 
@@ -177,6 +178,9 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     // What `meshbed cleanup` runs, for this run alone (other runs on the machine are not this test's).
     const mine = listRuns().filter((r) => r.runId === runId);
     expect(mine.map((r) => r.ownerAlive)).toEqual([false]);
+    // Two reapers at once (every harness start reaps crashed runs, `meshbed cleanup` too): neither reports the other's removal as a failure.
+    const resources = mine[0]!.state.resources.filter((r) => r.kind.startsWith("nodedocker-"));
+    await Promise.all([reapNodeDocker(mine[0]!, resources), reapNodeDocker(mine[0]!, resources)]);
     const reports = await reapOrphans(mine);
     expect(reports.flatMap((r) => r.failed)).toEqual([]);
     expect(await nodeLeftovers(dk1, runId, image)).toEqual([]);
@@ -247,11 +251,35 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
     // Something of the node's own holds the port.
     const holder = labOf().exec("dk1", ["timeout", "20", process.execPath, "-e", "require('net').createServer().listen(8090, () => console.log('up'))"]);
     await expect.poll(async () => (await labOf().exec("dk1", ["ss", "-Htln", "sport = :8090"])).stdout.trim() !== "", { timeout: 10_000 }).toBe(true);
+    // A node port the user fixed (`"8090:8090"`) is an error; without it the container moves to a free port of the node.
     const taken = testRunId("nb");
-    const e2 = await failure((b) => b.remoteLan("clash", { ...on(dk1), docker: { image }, port: 8090 }), taken);
+    const e2 = await failure((b) => b.remoteLan("clash", { ...on(dk1), docker: { image, ports: ["8090:8090"] }, port: 8090 }), taken);
     expect([e2.code, e2.service]).toEqual(["E_PORT_IN_USE", "clash"]);
     expect(e2.message).toContain(where);
-    expect(e2.message).toMatch(/stop what holds it/);
+    expect(e2.message).toMatch(/stop what holds it on the node, or publish it on another node port/);
+    const moved = await Harness.builder({ runId: testRunId("nb") })
+      .process("caller", { binary: NODE, args: [HTTP_SERVER], port: 0, health: { http: "/health" } })
+      .remoteLan("mover", {
+        ...on(dk1),
+        // `docker.env` is the container's env, interpolated like the service's.
+        docker: { image, env: { GREETING: "hi from ${HARNESS_SERVICE}" }, command: ["sh", "-c", 'mkdir -p /www && echo "$GREETING" > /www/greeting && exec /bin/serve'] },
+        port: 8090,
+        health: { http: "/health" },
+      })
+      .start();
+    try {
+      const addr = moved.service("mover").addr!;
+      expect(addr).toMatch(new RegExp(`^${dk1.host.replace(/\./g, "\\.")}:\\d+$`));
+      expect(addr).not.toBe(`${dk1.host}:8090`);
+      // The container still listens on its own port (its PORT); callers are given the node's port.
+      expect(moved.envFor("mover").PORT).toBe("8090");
+      expect(moved.envFor("caller").MOVER_ADDR).toBe(addr);
+      expect(await get(addr, "/whoami")).toBe("mover");
+      expect(await get(addr, "/greeting")).toBe("hi from mover");
+      expect((await moved.service("mover").status()).publishedPorts).toEqual({ 8090: Number(addr.split(":")[1]) });
+    } finally {
+      await moved.stop();
+    }
     await labOf().exec("dk1", ["sh", "-c", "kill $(ss -Htlnp 'sport = :8090' | grep -o 'pid=[0-9]*' | cut -d= -f2) 2>/dev/null; true"]);
     // Killed by that: its end, not its result, is what counts.
     await holder.catch(() => undefined);
@@ -268,6 +296,48 @@ describe.skipIf(!ready)("containers on a LAN node's own engine (the `docker` opt
       expect(await leftovers(runId), runId).toEqual([]);
     }
   }, 120_000);
+
+  it("applies `entrypoint`, `command`, `files` and `init` of a container on a node", async () => {
+    const image = await busyboxImage();
+    const dk1 = labOf().node("dk1");
+    harness = await Harness.builder({ runId: testRunId("no") })
+      .remoteLan("opts", {
+        ...on(dk1),
+        docker: {
+          image,
+          entrypoint: ["sh", "-c"],
+          command: ["mkdir -p /www && cat /etc/greeting > /www/greeting && cat /proc/1/comm > /www/pid1 && exec /bin/serve"],
+          files: { "/etc/greeting": "from files\n" },
+          init: true,
+        },
+        port: 8095,
+        health: { http: "/health" },
+      })
+      .start();
+    const addr = harness.service("opts").addr;
+    expect(await get(addr, "/greeting")).toBe("from files");
+    // PID 1 is the engine's init, the entrypoint's shell its child.
+    expect(await get(addr, "/pid1")).toBe("docker-init");
+  });
+
+  it("a node that cannot be logged in to while its free ports are read is E_SSH_CONNECT naming the service, before anything is made", async () => {
+    const image = await busyboxImage();
+    const dk1 = labOf().node("dk1");
+    const runId = testRunId("nf");
+    // Port 2222 of the lab's own node: nothing listens there.
+    const error = (await Harness.builder({ runId })
+      .docker("c1", { image, port: 8080 })
+      .remoteLan("far", { ...on(dk1), ssh: { ...dk1.ssh, port: 2222 }, docker: { image }, port: 8080 })
+      .start()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as HarnessError;
+    expect(error).toBeInstanceOf(HarnessError);
+    expect([error.code, error.service]).toEqual(["E_SSH_CONNECT", "far"]);
+    expect(error.message).toContain('Service "far"');
+    expect(await leftovers(runId)).toEqual([]);
+  });
 
   it("refuses `docker` beside `binary` or `package`, naming the service", () => {
     const dk1 = { host: "10.0.0.1", user: "root" };
