@@ -18,7 +18,7 @@ export const SSHD = "/usr/sbin/sshd";
  * only as long as a process of the node does: nothing to undo on the host.
  */
 const NODE_SCRIPT = String.raw`set -eu
-dir=$1 ip=$2 user=$3 home=$4 uid=$5 gid=$6 share=$7
+dir=$1 ip=$2 user=$3 home=$4 uid=$5 gid=$6 share=$7 sudo=$8
 cd "$dir"
 # Read before /run is hidden: the host's resolv.conf may be a link into it.
 resolv_target=$(readlink -f /etc/resolv.conf || echo /etc/resolv.conf)
@@ -44,8 +44,10 @@ mount -t tmpfs -o mode=0755 mb-harness /opt/harness
 mount -t tmpfs -o "mode=0700,uid=$uid,gid=$gid" mb-home "$home"
 if [ "$user" != root ] && [ -d /etc/sudoers.d ]; then
   mount -t tmpfs -o mode=0755 mb-sudoers /etc/sudoers.d
-  printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > /etc/sudoers.d/meshbed-lab
-  chmod 0440 /etc/sudoers.d/meshbed-lab
+  if [ "$sudo" = yes ]; then
+    printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > /etc/sudoers.d/meshbed-lab
+    chmod 0440 /etc/sudoers.d/meshbed-lab
+  fi
 fi
 if [ -n "$share" ]; then
   mkdir -p "$share"
@@ -100,6 +102,8 @@ export interface SshdLaunch {
   dir: string;
   ip: string;
   account: Account;
+  /** Whether a non-root user may `sudo -n` there. */
+  sudo: boolean;
 }
 
 /** Starts the node's sshd; resolves its pid once it listens (its log says so). */
@@ -108,7 +112,7 @@ export async function startSshd(launch: SshdLaunch, onPid: (pid: number) => void
   const fd = fs.openSync(log, "a", 0o600);
   const { account } = launch;
   const args = ["netns", "exec", launch.namespace, "sh", "-c", NODE_SCRIPT, "sh", launch.dir, launch.ip, account.user, account.home];
-  const child = spawn("ip", [...args, String(account.uid), String(account.gid), process.cwd()], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn("ip", [...args, String(account.uid), String(account.gid), process.cwd(), launch.sudo ? "yes" : "no"], { detached: true, stdio: ["ignore", fd, fd] });
   fs.closeSync(fd);
   child.unref();
   const pid = child.pid;
