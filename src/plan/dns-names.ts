@@ -127,3 +127,26 @@ export function nameOf(names: DnsNames, qname: string): { service: string; srv: 
   if (names.hostView[service] !== undefined || Object.values(names.views).some((v) => v[service] !== undefined)) return { service, srv: srv !== null };
   return inDomain ? "unknown-in-domain" : undefined;
 }
+
+/** Where a service's queries come from, and the server address they go to: what the server tells it by. */
+export function askerOf(names: DnsNames, service: string): { source: string; local: string | undefined } | undefined {
+  const local = names.serverOf[service];
+  const at = Object.entries(names.askers).find(([, s]) => s === service)?.[0];
+  if (at === undefined) return undefined;
+  // A process asks its own loopback address, from 127.0.0.1.
+  return at === local ? { source: "127.0.0.1", local } : { source: at, local };
+}
+
+/** One line per service: what each name answers it (`meshbed plan`). */
+export function describeNames(names: DnsNames): string[] {
+  const lines = [`Names (DNS): <service> and <service>.${names.domain}, SRV _<name>._tcp.<service>; server on port ${names.port}`];
+  const show = (view: Readonly<Record<string, NameRecord>>) =>
+    Object.entries(view)
+      .map(([name, r]) => `${name} → ${r.host}${r.port === undefined ? "" : ` (SRV ${r.port})`}`)
+      .join(", ") || "no names";
+  for (const [service, view] of Object.entries(names.views)) {
+    lines.push(`  for ${service.padEnd(18)} (asks ${names.serverOf[service] ?? "no server"}): ${show(view)}`);
+  }
+  lines.push(`  for ${"this host".padEnd(18)} (asks ${names.hostAddress}): ${show(names.hostView)}`);
+  return lines;
+}

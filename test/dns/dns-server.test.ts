@@ -21,7 +21,10 @@ function query(name: string, type: "A" | "SRV" = "A"): Buffer {
 function askUdp(host: string, port: number, message: Buffer): Promise<Packet & { rcode?: string }> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket("udp4");
-    const timer = setTimeout(() => (socket.close(), reject(new Error("no answer"))), 5000);
+    const timer = setTimeout(() => {
+      socket.close();
+      reject(new Error("no answer"));
+    }, 5000);
     socket.once("message", (answer) => {
       clearTimeout(timer);
       socket.close();
