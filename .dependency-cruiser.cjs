@@ -9,7 +9,7 @@
 // | topology                  | src/topology/**, src/runtimes/*/*-options.ts, src/mesh/wireguard-options.ts | base, src/host/cidr.ts, shell-quote.ts |
 // | plan (pure)               | src/plan/**                                                      | base, topology, src/host/cidr.ts, shell-quote.ts |
 // | host & infrastructure     | src/{host,state,logs,package,ssh}/**                             | base, topology, plan (types only)  |
-// | runtimes & network set-up | src/{runtimes,mesh,faults,health}/** (but the option schemas)    | every lower layer                  |
+// | runtimes & network set-up | src/{runtimes,mesh,faults,health,dns}/** (but the option schemas) | every lower layer                  |
 // | harness                   | src/harness/**                                                   | every lower layer                  |
 // | entry points              | src/public/**, src/cli/**                                        | everything                         |
 // | the lab (test infra)      | src/lab/**                                                       | base, host, state, ssh             |
@@ -26,7 +26,7 @@ const TOPOLOGY = ["^src/topology/", ...OPTION_SCHEMAS];
 const CIDR = "^src/host/(cidr|shell-quote)\\.ts$";
 const PLAN = "^src/plan/";
 const HOST_INFRA = "^src/(host|state|logs|package|ssh)/";
-const RUNTIMES_NETWORK = "^src/(runtimes|mesh|faults|health)/";
+const RUNTIMES_NETWORK = "^src/(runtimes|mesh|faults|health|dns)/";
 const HARNESS = "^src/harness/";
 const LAB = "^src/lab/";
 /** Outside src/lab, only these two may import the lab: they are how a user reaches it. */

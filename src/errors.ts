@@ -39,6 +39,9 @@ export type ErrorCode =
   | "E_MESH_SUBNET"
   | "E_MESH_PRIVILEGE"
   | "E_MESH"
+  // the run's DNS server (`network.dns`), and a node's resolver it changes
+  | "E_DNS"
+  | "E_DNS_PRIVILEGE"
   // faults (kill, pause, partition) asked of a service that is not running, or a firewall change that failed
   | "E_NOT_RUNNING"
   | "E_FIREWALL"

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 # docker.io + busybox-static: the docker runtime and its FROM-scratch test images; openssh-*: the
 # lab's sshd per node, ssh-keygen and scp; wireguard-*: the mesh; docker-compose: a bench peer;
 # chromium: the status page's test opens the page in it (headless, driven by playwright-core).
-packages=(docker.io busybox-static openssh-server openssh-client wireguard-go wireguard-tools iproute2 iptables iputils-ping sudo procps docker-compose chromium)
+# postgresql + postgresql-client: the names test reaches a real PostgreSQL by name with psql.
+packages=(docker.io busybox-static postgresql postgresql-client openssh-server openssh-client wireguard-go wireguard-tools iproute2 iptables iputils-ping sudo procps docker-compose chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,4 +1,5 @@
 import { cleanupCommand } from "./cleanup-command.js";
+import { digCommand } from "./dig-command.js";
 import { downCommand } from "./down-command.js";
 import { envCommand } from "./env-command.js";
 import { labCommand } from "./lab-command.js";
@@ -22,6 +23,7 @@ export const COMMANDS: Record<string, Command> = {
   logs: logsCommand,
   env: envCommand,
   plan: planCommand,
+  dig: digCommand,
   cleanup: cleanupCommand,
   pack: packCommand,
   lab: labCommand,

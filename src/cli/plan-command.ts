@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
 import { Harness } from "../harness/harness.js";
 import { formatEndpoint } from "../plan/addresses.js";
+import { describeNames } from "../plan/dns-names.js";
 import { GRAPH_FORMATS, type GraphFormat, renderGraph } from "../plan/graph-formats.js";
 import { planGraph } from "../plan/plan-graph.js";
 import type { Command } from "./commands.js";
@@ -34,7 +35,8 @@ export const planCommand: Command = {
       const registry = Object.fromEntries(services.map((s) => [s.name, { target: s.target, port: s.port ?? null, addr: s.addr ?? null, addresses: s.addresses, level: s.level }]));
       const env = Object.fromEntries(services.map((s) => [s.name, s.env]));
       const proxies = plan.proxies.map((p) => ({ caller: p.caller, target: p.target, listen: formatEndpoint(p.listen), upstream: formatEndpoint(p.upstream) }));
-      console.log(JSON.stringify({ runId: plan.runId, levels: plan.levels, meshNeeded: plan.meshNeeded, registry, env, proxies }, null, 2));
+      const dns = plan.dns && { port: plan.dns.port, domain: plan.dns.domain, servers: plan.dns.serverOf, names: plan.dns.views, hostNames: plan.dns.hostView };
+      console.log(JSON.stringify({ runId: plan.runId, levels: plan.levels, meshNeeded: plan.meshNeeded, registry, env, proxies, ...(dns && { dns }) }, null, 2));
       return 0;
     }
     console.log(`Run ${plan.runId}: start order ${plan.levels.map((l) => `[${l.join(", ")}]`).join(" → ")}`);
@@ -51,6 +53,7 @@ export const planCommand: Command = {
       console.log("\nFault edges (the caller is given the proxy; `harness.faults` acts on it):");
       for (const p of plan.proxies) console.log(`  ${`${p.caller} → ${p.target}`.padEnd(30)} ${formatEndpoint(p.listen)} → ${formatEndpoint(p.upstream)}`);
     }
+    if (plan.dns) console.log(`\n${describeNames(plan.dns).join("\n")}`);
     for (const s of services) {
       console.log(`\nEnv of ${s.name}:`);
       for (const [k, v] of Object.entries(s.env)) console.log(`  ${k}=${v}`);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { StartError } from "../errors.js";
@@ -90,5 +91,14 @@ export async function gatherHostFacts(spec: TopologySpec, runtimes: ReadonlyMap<
   const edges = faultEdges(spec);
   const proxyPorts = await freePorts(edges.length, taken);
   const proxies = Object.fromEntries(edges.map((e, i) => [edgeKey(e.caller, e.target), proxyPorts[i]!]));
-  return { ...facts, ...merged, proxyPorts: proxies };
+  return { ...facts, ...merged, proxyPorts: proxies, ...(spec.options.network?.dns && { dns: dnsFacts(runId, spec.options.network.dnsPort) }) };
+}
+
+/**
+ * The run's DNS port (53 as root: the port resolvers reach; else 5353) and its loopback /24,
+ * 127.a.b (a in 64..191), from the run id: concurrent runs answer on addresses of their own.
+ */
+function dnsFacts(runId: string, dnsPort: number | undefined): HostFacts["dns"] {
+  const hash = createHash("sha256").update(runId).digest();
+  return { port: dnsPort ?? (process.getuid?.() === 0 ? 53 : 5353), loopbackPrefix: `127.${64 + (hash[0]! % 128)}.${hash[1]!}` };
 }

@@ -12,6 +12,7 @@ import { Partitions } from "../faults/partition.js";
 import { ServiceController } from "./service-controller.js";
 import { RunEvents } from "./run-events.js";
 import type { StatusServer } from "./status-server.js";
+import type { DnsServer } from "../dns/dns-server.js";
 
 /**
  * One started topology: starts services as soon as their dependencies are healthy (so each
@@ -28,6 +29,8 @@ export class Run implements Stoppable {
   /** The fault edges' proxies (`faults.edges`, `faultable`): open from before the first service starts until the last stopped. */
   readonly faults: EdgeFaults;
   #stopping: Promise<void> | undefined;
+  /** The run's DNS server (`network.dns`): up from right after the run-wide set-up until the last service stopped. */
+  dns: DnsServer | undefined;
 
   constructor(
     readonly plan: Plan,
@@ -73,6 +76,8 @@ export class Run implements Stoppable {
       await runtime.prepare?.(this.plan, this.state);
       if (kind === "wireguard") await this.meshSetup?.up(this.state);
     }
+    // After the set-up: the addresses it listens on (the run network's gateway, the hub's mesh address) exist now.
+    if (this.plan.dns) await this.#startDns(this.plan.dns);
     const ready = new Map<string, Promise<void>>();
     const errors: unknown[] = [];
     for (const name of this.plan.levels.flat()) {
@@ -82,6 +87,9 @@ export class Run implements Stoppable {
         if (abandon.aborted) throw abandoned(signal);
         // Its fault edges' proxies first: the addresses it was given answer from its first moment.
         await this.faults.openFor(name, abandon);
+        // Its DNS server's address answers too (the run network's gateway may still be in the making).
+        const server = this.plan.dns?.serverOf[name];
+        if (server !== undefined) await this.dns?.ready(server);
         await this.controllers.get(name)!.start(abandon);
       })();
       started.catch((error) => {
@@ -92,6 +100,14 @@ export class Run implements Stoppable {
     }
     await Promise.allSettled(ready.values());
     if (errors.length > 0) throw rootCause(errors, signal);
+  }
+
+  async #startDns(names: NonNullable<Plan["dns"]>): Promise<void> {
+    const [{ DnsServer }, { hostResolvers }] = await Promise.all([import("../dns/dns-server.js"), import("../dns/host-resolvers.js")]);
+    const note = (line: string) => {
+      for (const controller of this.controllers.values()) controller.log.push("stderr", line);
+    };
+    this.dns = await DnsServer.start(names, { upstreams: hostResolvers(names.listen), note: (line) => note(`meshbed ${line}`) });
   }
 
   /** Stops every service, dependents first; runs once; reports every failure. */
@@ -138,6 +154,7 @@ export class Run implements Stoppable {
       }
     }
     await this.faults.close();
+    await this.dns?.close();
     await Promise.all([...this.controllers.values()].map((c) => c.log.close()));
     // Last: its clients saw every service stop.
     await this.status?.close();

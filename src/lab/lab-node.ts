@@ -13,12 +13,16 @@ export const SSHD = "/usr/sbin/sshd";
  * that `ip netns exec` gives it: private tmpfs mounts of /run, /tmp, /opt/harness and the user's
  * home (so sockets, remote dirs and shell start-up files of nodes do not collide, and a node's
  * root does not pay for the host's .bashrc), the node's own dir bound back into the new /run, a
- * sudoers rule for a non-root user, then sshd in the foreground. Everything mounted here lives
+ * sudoers rule for a non-root user, a resolv.conf of its own (a copy of the host's: a run's DNS
+ * server may point it elsewhere, `dns: true`, without touching the host's), then sshd in the foreground. Everything mounted here lives
  * only as long as a process of the node does: nothing to undo on the host.
  */
 const NODE_SCRIPT = String.raw`set -eu
-dir=$1 ip=$2 user=$3 home=$4 uid=$5 gid=$6 share=$7
+dir=$1 ip=$2 user=$3 home=$4 uid=$5 gid=$6 share=$7 sudo=$8
 cd "$dir"
+# Read before /run is hidden: the host's resolv.conf may be a link into it.
+resolv_target=$(readlink -f /etc/resolv.conf || echo /etc/resolv.conf)
+resolv_text=$(cat /etc/resolv.conf 2>/dev/null || true)
 # The harness's working dir (a checkout under /root or /tmp, say) must stay visible on the node:
 # held open now, bound back at its own path once the private mounts hide it.
 case "$share" in
@@ -29,14 +33,21 @@ mount -t tmpfs -o mode=0755 mb-run /run
 mkdir -p /run/sshd "$dir"
 # The cwd still is the node's dir under the hidden /run: bind it back at its own path.
 mount --no-canonicalize --bind . "$dir"
+printf '%s\n' "$resolv_text" > "$dir/resolv.conf"
+case "$resolv_target" in
+  /run/*) mkdir -p "$(dirname "$resolv_target")"; cp "$dir/resolv.conf" "$resolv_target" ;;
+  *) mount --no-canonicalize --bind "$dir/resolv.conf" "$resolv_target" ;;
+esac
 mount -t tmpfs -o mode=1777 mb-tmp /tmp
 mkdir -p /opt/harness
 mount -t tmpfs -o mode=0755 mb-harness /opt/harness
 mount -t tmpfs -o "mode=0700,uid=$uid,gid=$gid" mb-home "$home"
 if [ "$user" != root ] && [ -d /etc/sudoers.d ]; then
   mount -t tmpfs -o mode=0755 mb-sudoers /etc/sudoers.d
-  printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > /etc/sudoers.d/meshbed-lab
-  chmod 0440 /etc/sudoers.d/meshbed-lab
+  if [ "$sudo" = yes ]; then
+    printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$user" > /etc/sudoers.d/meshbed-lab
+    chmod 0440 /etc/sudoers.d/meshbed-lab
+  fi
 fi
 if [ -n "$share" ]; then
   mkdir -p "$share"
@@ -91,6 +102,8 @@ export interface SshdLaunch {
   dir: string;
   ip: string;
   account: Account;
+  /** Whether a non-root user may `sudo -n` there. */
+  sudo: boolean;
 }
 
 /** Starts the node's sshd; resolves its pid once it listens (its log says so). */
@@ -99,7 +112,7 @@ export async function startSshd(launch: SshdLaunch, onPid: (pid: number) => void
   const fd = fs.openSync(log, "a", 0o600);
   const { account } = launch;
   const args = ["netns", "exec", launch.namespace, "sh", "-c", NODE_SCRIPT, "sh", launch.dir, launch.ip, account.user, account.home];
-  const child = spawn("ip", [...args, String(account.uid), String(account.gid), process.cwd()], { detached: true, stdio: ["ignore", fd, fd] });
+  const child = spawn("ip", [...args, String(account.uid), String(account.gid), process.cwd(), launch.sudo ? "yes" : "no"], { detached: true, stdio: ["ignore", fd, fd] });
   fs.closeSync(fd);
   child.unref();
   const pid = child.pid;

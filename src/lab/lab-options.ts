@@ -12,6 +12,8 @@ export interface LabNodeOptions {
   network: LabNetwork;
   /** The account the node's sshd lets in (created with `/bin/sh` when missing). Default: "root". */
   user?: string;
+  /** Whether a `user` other than root may become root with `sudo -n` (a rule of the node's own sudoers.d). Default: true. */
+  sudo?: boolean;
   /**
    * WAN nodes only: a NAT router (a namespace with iptables MASQUERADE) between the node and the
    * WAN. "node": the node is behind it (private address; only SSH is forwarded in, and `host` is
@@ -97,6 +99,9 @@ export function validateLabOptions(options: LabOptions): void {
     }
     if (node.docker !== undefined && typeof node.docker !== "boolean") {
       throw new HarnessError(`Expected \`nodes[${i}].docker\` to be true or false, got ${JSON.stringify(node.docker)}`, { code: "E_CONFIG" });
+    }
+    if (node.sudo !== undefined && typeof node.sudo !== "boolean") {
+      throw new HarnessError(`Expected \`nodes[${i}].sudo\` to be true or false, got ${JSON.stringify(node.sudo)}`, { code: "E_CONFIG" });
     }
     if (node.user !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(node.user)) {
       throw new HarnessError(`Expected \`nodes[${i}].user\` to be a user name, got ${JSON.stringify(node.user)}`, { code: "E_CONFIG" });

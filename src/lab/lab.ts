@@ -301,7 +301,7 @@ export class Lab {
       const { publicKey: hostPublic } = await generateKey(path.join(dir, "host_key"), `${namespace}`);
       fs.writeFileSync(path.join(dir, "authorized_keys"), `${clientPublic}\n`, { mode: 0o644 });
       fs.appendFileSync(path.join(s.dir, "known_hosts"), `${record.ip} ${hostPublic.split(" ").slice(0, 2).join(" ")}\n`);
-      await startSshd({ namespace, dir, ip: listenIp, account }, (pid) => {
+      await startSshd({ namespace, dir, ip: listenIp, account, sudo: options.sudo !== false }, (pid) => {
         record.sshdPid = pid;
         this.#save();
       });

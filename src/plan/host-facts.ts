@@ -1,4 +1,5 @@
 import type { HostAddresses } from "./addresses.js";
+import type { DnsFacts } from "./dns-names.js";
 
 /** What the plan needs to know about the host; gathered by `gatherHostFacts`, fixed in tests. */
 export interface HostFacts {
@@ -20,6 +21,8 @@ export interface HostFacts {
   addresses: HostAddresses;
   /** The harness host's port of each fault edge's proxy, by `edgeKey(caller, target)`. */
   proxyPorts?: Readonly<Record<string, number>>;
+  /** The run's DNS server (`network.dns`): its port and the run's loopback /24. */
+  dns?: DnsFacts;
 }
 
 export interface ServiceIps {

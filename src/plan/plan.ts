@@ -3,6 +3,7 @@ import { ConfigError } from "../errors.js";
 import { envPrefix } from "../topology/service-options.js";
 import type { ServiceSpec, TargetKind, TopologySpec } from "../topology/types.js";
 import { type Endpoint, type HostAddresses, type Placement, addressFor, formatEndpoint, hostAs } from "./addresses.js";
+import { type DnsNames, checkNameLabels, dnsNames, dnsServers } from "./dns-names.js";
 import { edgeKey, faultEdges } from "./fault-edges.js";
 import type { HostFacts } from "./host-facts.js";
 import { interpolate } from "./interpolate.js";
@@ -71,6 +72,8 @@ export interface Plan {
   readonly hostAddresses: Readonly<HostAddresses>;
   /** One per fault edge (`faults.edges`, `faultable`); empty when the topology declares none. */
   readonly proxies: readonly PlannedProxy[];
+  /** The run's names (`network.dns`): which address each name answers for whom; undefined without DNS. */
+  readonly dns?: DnsNames;
 }
 
 /** The address of `target` as `caller` reaches it; `undefined` when it has none there. */
@@ -88,6 +91,10 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
   const placements = new Map(spec.services.map((s) => [s.name, placeService(s, facts)]));
   checkHostPorts(spec.services, placements);
   const proxies = planProxies(spec, placements, facts);
+  if (facts.dns) checkNameLabels(spec.services);
+  const servers = facts.dns ? dnsServers(spec.services, placements, facts.addresses, facts.dns) : undefined;
+  const endpoints = new Map<string, Map<string, Endpoint>>();
+  const fromHostOf = new Map<string, Endpoint>();
 
   const services: Record<string, PlannedService> = {};
   for (const service of spec.services) {
@@ -95,11 +102,17 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     const dir = path.join(facts.runDir, service.name);
     const envFile = placement.location === "host" ? path.join(dir, "service.env") : remoteEnvFile(service);
     const injected: Record<string, string> = {};
+    const seen = new Map<string, Endpoint>();
+    endpoints.set(service.name, seen);
+    // Its own name answers its own address, as it reaches itself.
+    const self = addressFor(placement, placement, facts.addresses);
+    if (self) seen.set(service.name, self);
     for (const other of spec.services) {
       if (other.name === service.name) continue;
       const proxy = proxies.find((p) => p.caller === service.name && p.target === other.name);
       const endpoint = proxy?.listen ?? addressFor(placements.get(other.name)!, placement, facts.addresses);
       if (!endpoint) continue;
+      seen.set(other.name, endpoint);
       const prefix = envPrefix(other.name);
       injected[`${prefix}_HOST`] = endpoint.host;
       if (endpoint.port !== undefined) {
@@ -111,6 +124,8 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     injected.HARNESS_RUN_ID = facts.runId;
     injected.HARNESS_SERVICE = service.name;
     injected.HARNESS_ENV_FILE = envFile;
+    const server = servers?.[service.name];
+    if (server !== undefined) injected.HARNESS_DNS = `${server}:${facts.dns!.port}`;
     // Only a process that has `files` is told where they are: every other env stays as it was.
     const files = service.target === "process" ? service.options.files : undefined;
     if (files && Object.keys(files).length > 0) injected.HARNESS_FILES_DIR = path.join(dir, PROCESS_FILES_DIR);
@@ -118,6 +133,7 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     const env: Record<string, string> = { ...injected, ...ownEnv(service, injected, facts.hostEnv) };
     const args = service.args.map((a, i) => interpolate(a, [env, facts.hostEnv], { service: service.name, field: `args[${i}]` }));
     const fromHost = addressFor(placement, { location: "host", port: undefined }, facts.addresses);
+    if (fromHost) fromHostOf.set(service.name, fromHost);
     services[service.name] = Object.freeze({
       name: service.name,
       target: service.target,
@@ -141,6 +157,7 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     meshNeeded: spec.services.some((s) => s.target === "wireguard"),
     hostAddresses: facts.addresses,
     proxies: Object.freeze(proxies),
+    ...(facts.dns && servers && { dns: dnsNames({ runId: facts.runId, facts: facts.dns, placements, servers, endpoints, fromHost: fromHostOf }) }),
   });
 }
 

@@ -21,7 +21,7 @@ export function validateHarnessOptions(raw: unknown, locate?: (field: string) =>
   if (stateDir !== undefined) result.stateDir = stateDir;
   if (options.network !== undefined) {
     const nat = at.child("network");
-    const net = object(options.network, nat, ["wireguardSubnet", "lanInterface", "hubEndpoint", "dnsPort", "wireguardInterface", "statusPort"]);
+    const net = object(options.network, nat, ["wireguardSubnet", "lanInterface", "hubEndpoint", "dns", "dnsPort", "wireguardInterface", "statusPort"]);
     const subnet = optionalString(net.wireguardSubnet, nat.child("wireguardSubnet"));
     if (subnet !== undefined && !isCidr(subnet)) expected(nat.child("wireguardSubnet"), `an IPv4 subnet such as "${DEFAULT_MESH_SUBNET}"`, subnet);
     const lanInterface = optionalString(net.lanInterface, nat.child("lanInterface"));
@@ -34,11 +34,13 @@ export function validateHarnessOptions(raw: unknown, locate?: (field: string) =>
       expected(nat.child("wireguardInterface"), "an interface name of 1 to 15 letters, digits, `-`, `_` or `.`", wireguardInterface);
     }
     const dnsPort = net.dnsPort === undefined ? undefined : integer(net.dnsPort, nat.child("dnsPort"), 1, 65535);
+    if (net.dns !== undefined && typeof net.dns !== "boolean") expected(nat.child("dns"), "true or false", net.dns);
     const statusPort = net.statusPort === undefined ? undefined : integer(net.statusPort, nat.child("statusPort"), 0, 65535);
     result.network = Object.freeze({
       ...(subnet !== undefined && { wireguardSubnet: subnet }),
       ...(lanInterface !== undefined && { lanInterface }),
       ...(hubEndpoint !== undefined && { hubEndpoint }),
+      ...(net.dns === true && { dns: true }),
       ...(dnsPort !== undefined && { dnsPort }),
       ...(wireguardInterface !== undefined && { wireguardInterface }),
       ...(statusPort !== undefined && { statusPort }),

@@ -65,7 +65,15 @@ export interface NetworkOptions {
    * characters. Default: "wg-<runId>" (cut to 15), so that concurrent runs and lab namespaces never share one.
    */
   wireguardInterface?: string;
-  /** DNS port (reserved; meshbed injects addresses, it runs no DNS). Default: 53. */
+  /**
+   * Run the run's DNS server (README "Names (DNS)"): every service finds the others by name, answered
+   * for where it runs as its `*_HOST`/`*_PORT` say. Default: false.
+   */
+  dns?: boolean;
+  /**
+   * The port of the run's DNS server. Resolvers (`/etc/resolv.conf`, Docker's `Dns`) reach port 53
+   * only: on another port services get `HARNESS_DNS` alone. Default: 53 as root, else 5353.
+   */
   dnsPort?: number;
   /**
    * Serve the run's status over HTTP on this port of 127.0.0.1 (`/health`, `/services`, `/events`

@@ -7,7 +7,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerAvailable, testDocker } from "../support/images.js";
+import { busyboxImage, dockerAvailable, testDocker } from "../support/images.js";
+import { labAvailable } from "../support/lab.js";
 
 const root = path.resolve(import.meta.dirname, "../..");
 let work: string;
@@ -81,9 +82,65 @@ async function containersOf(runId: string): Promise<string[]> {
   return list.map((c) => c.Id);
 }
 
+/**
+ * Names (network.dns) as a user's project gets them: a script of the fresh project imports the
+ * packed `meshbed` and `meshbed/lab`, starts a local process, a container and a service on a lab
+ * node, and asks each one's resolver for the others by name. Prints one JSON line.
+ */
+const DNS_SCRIPT = `import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { Harness } from "meshbed";
+import { Lab } from "meshbed/lab";
+const lab = await Lab.create({ nodes: [{ name: "lan1", network: "lan" }] });
+// Not execFileSync: the run's DNS server answers from this process's event loop.
+const out = (cmd, args) => promisify(execFile)(cmd, args, { encoding: "utf8" }).then((r) => r.stdout.trim(), (e) => "failed: " + e.message);
+const first = (text) => text.split(/\\s+/)[0];
+try {
+  const n = lab.node("lan1");
+  const h = await Harness.builder({ network: { dns: true } })
+    .process("app", { binary: "sleep", args: ["300"] })
+    .docker("box", { image: process.env.IMAGE, command: ["sleep", "300"] })
+    .remoteLan("edge", { host: n.host, user: n.user, ssh: n.ssh, binary: "sleep", args: ["300"], dns: true })
+    .start();
+  try {
+    const pid = (await h.service("app").status()).pid;
+    const box = (await h.service("box").status()).containerId;
+    const nslookup = async (name) => out("docker", ["exec", box, "sh", "-c", "nslookup " + name + " | awk '/^Address/ {a=$NF} END {print a}'"]);
+    const got = {
+      "app>edge": first(await out("nsenter", ["-t", String(pid), "-m", "--", "getent", "hosts", "edge"])),
+      "app>box": first(await out("nsenter", ["-t", String(pid), "-m", "--", "getent", "hosts", "box"])),
+      "box>app": await nslookup("app"),
+      "box>edge": await nslookup("edge"),
+      "edge>app": first((await lab.exec("lan1", ["getent", "hosts", "app"])).stdout.trim()),
+      "edge>box": first((await lab.exec("lan1", ["getent", "hosts", "box"])).stdout.trim()),
+    };
+    const want = Object.fromEntries(Object.keys(got).map((k) => { const [c, t] = k.split(">"); return [k, h.envFor(c)[t.toUpperCase() + "_HOST"]]; }));
+    console.log(JSON.stringify({ got, want }));
+  } finally {
+    await h.stop();
+  }
+} finally {
+  await lab.destroy();
+}
+`;
+
 describe("the packed package in a fresh project", async () => {
   // The examples have a container: without an engine they cannot run (a failure under MESHBED_REQUIRE_ALL=1).
   const docker = await dockerAvailable();
+
+  it.runIf(docker && labAvailable())(
+    "finds services by name (network.dns): a local process, a container and a lab node, each answered its own *_HOST",
+    async () => {
+      const dir = install("vitest");
+      fs.writeFileSync(path.join(dir, "dns-check.mjs"), DNS_SCRIPT);
+      const result = spawnSync(process.execPath, ["dns-check.mjs"], { cwd: dir, encoding: "utf8", env: { ...quiet, IMAGE: await busyboxImage() } });
+      expect(result.status, result.stderr).toBe(0);
+      const { got, want } = JSON.parse(result.stdout.trim().split("\n").pop()!) as { got: Record<string, string>; want: Record<string, string> };
+      expect(Object.values(want).every((v) => /^\d+\.\d+\.\d+\.\d+$/.test(v))).toBe(true);
+      expect(got).toEqual(want);
+    },
+    300_000,
+  );
 
   it.runIf(docker)(
     "runs examples/vitest's suite green: a globalSetup topology and a per-file fixture",

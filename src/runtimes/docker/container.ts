@@ -32,6 +32,8 @@ export interface ContainerLaunch {
    * engine is local (no extra API call before start); else the file is copied in with `files`.
    */
   readonly hostEnvFile: string | undefined;
+  /** The container's DNS server (the run's, `network.dns`) and its names on the run network (its service's). */
+  readonly dns?: { readonly server: string; readonly aliases: readonly string[] } | undefined;
   /**
    * The container, when the runtime created it ahead (in `prepare`, while the network was made and
    * earlier dependency levels started); else `startContainer` creates it.
@@ -194,8 +196,11 @@ export function createContainer(launch: ContainerLaunch, service: PlannedService
       // `Mounts` (unlike `Binds`) refuses a missing source instead of creating a directory there.
       Mounts: launch.hostEnvFile ? [{ Type: "bind", Source: launch.hostEnvFile, Target: service.envFile, ReadOnly: true }] : [],
       PortBindings: Object.fromEntries(ports.map((p) => [`${p.container}/tcp`, [{ HostIp: launch.bindHost, HostPort: String(p.host) }]])),
+      ...(launch.dns && { Dns: [launch.dns.server] }),
     },
-    ...(launch.network !== undefined && { NetworkingConfig: { EndpointsConfig: { [launch.network]: { IPAMConfig: { IPv4Address: launch.ip } } } } }),
+    ...(launch.network !== undefined && {
+      NetworkingConfig: { EndpointsConfig: { [launch.network]: { IPAMConfig: { IPv4Address: launch.ip }, ...(launch.dns && { Aliases: [...launch.dns.aliases] }) } } },
+    }),
   };
   return create(launch.docker, options, launch, service.name);
 }

@@ -150,6 +150,7 @@ export class DockerRuntime implements Runtime {
       published: this.#published.get(service.name) ?? [],
       bindHost: remote ? "0.0.0.0" : "127.0.0.1",
       hostEnvFile: this.#engine!.local ? path.resolve(service.dir, "service.env") : undefined,
+      dns: dnsOf(service, plan),
     };
   }
 
@@ -256,4 +257,16 @@ export class DockerRuntime implements Runtime {
 
 function targetOf(service: PlannedService): DockerTarget {
   return targetOptions(service.spec, "docker");
+}
+
+/**
+ * The run's DNS server for a container (Docker's `Dns` takes an address, so port 53 only), and its
+ * service name as its alias on the run network, which Docker's embedded DNS answers itself: left out
+ * when a container reaches the service through a fault proxy, which only the run's server answers.
+ */
+function dnsOf(service: PlannedService, plan: Plan): ContainerLaunch["dns"] {
+  const server = plan.dns?.serverOf[service.name];
+  if (plan.dns?.port !== 53 || server === undefined) return undefined;
+  const proxied = plan.proxies.some((p) => p.target === service.name && plan.services[p.caller]?.placement.location === "container");
+  return { server, aliases: proxied ? [] : [service.name] };
 }

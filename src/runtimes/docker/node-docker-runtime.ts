@@ -151,6 +151,8 @@ export class NodeDockerRuntime implements Runtime {
       // On every interface of the node: LAN callers come to its LAN address, WireGuard ones to its mesh address.
       bindHost: "0.0.0.0",
       hostEnvFile: undefined,
+      // `dns: true`: the run's DNS server; its queries leave the node from the node's address, which the server knows.
+      ...(remote.dns && context.plan.dns?.port === 53 && context.plan.dns.serverOf[service.name] !== undefined && { dns: { server: context.plan.dns.serverOf[service.name]!, aliases: [] } }),
       record: { kind: NODE_CONTAINER, extra: { node: nodeForState(remote.host, remote.user, remote.ssh) } },
       where: `node ${connection.label}`,
       node: connection.label,

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import fs from "node:fs";
 import path from "node:path";
+import { resolvConf } from "../../dns/host-resolvers.js";
 import { debugFor, envNames } from "../../debug.js";
 import { HarnessError, StartError } from "../../errors.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
@@ -41,7 +43,11 @@ export class ProcessRuntime implements Runtime {
     const file = resolveBinary(binary, cwd, env.PATH, service.name);
     // Read and rendered again: a restart writes what the files are now.
     writeProcessFiles(processFiles(service));
-    const child = spawn(file, service.args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const resolv = privateResolvConf(service, context.plan);
+    // With a resolv.conf of its own: `unshare -m` (a private mount namespace, the same network), the
+    // file bound over /etc/resolv.conf there, then the binary, exec'd: the pid stays the service's.
+    const [command, argv] = resolv ? ["unshare", ["-m", "--propagation", "private", "sh", "-c", BIND_RESOLV, resolv, file, ...service.args]] : [file, [...service.args]];
+    const child = spawn(command, argv, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     // Watched at once (the pid is known before the spawn event): a harness killed in between leaves nothing.
     if (child.pid !== undefined) watchGroup(child.pid);
     try {
@@ -65,7 +71,8 @@ export class ProcessRuntime implements Runtime {
     return {
       exited,
       info: () => ({ pid }),
-      exec: (argv, signal) => runCommand(argv, cwd, env, signal),
+      // In its mount namespace: a command beside it resolves names as it does.
+      exec: (argv, signal) => runCommand(resolv ? ["nsenter", "-t", String(pid), "-m", "--", ...argv] : argv, cwd, env, signal),
       kill: async (signal) => signalGroup(pid, signal),
       pause: async () => signalGroup(pid, "SIGSTOP"),
       resume: async () => signalGroup(pid, "SIGCONT"),
@@ -87,6 +94,22 @@ export class ProcessRuntime implements Runtime {
       },
     };
   }
+}
+
+const BIND_RESOLV = 'mount --bind "$0" /etc/resolv.conf && exec "$@"';
+
+/**
+ * The resolv.conf of a process that resolves through the run's DNS server (`network.dns`): only as
+ * root (a mount namespace of its own) and on port 53 (resolv.conf has no port); else it has
+ * `HARNESS_DNS` only. Written in its own dir; undefined when it gets none.
+ */
+function privateResolvConf(service: PlannedService, plan: Plan): string | undefined {
+  const server = plan.dns?.serverOf[service.name];
+  if (!plan.dns || server === undefined || plan.dns.port !== 53 || process.getuid?.() !== 0) return undefined;
+  const file = path.join(service.dir, "resolv.conf");
+  fs.mkdirSync(service.dir, { recursive: true });
+  fs.writeFileSync(file, resolvConf(server, plan.dns.domain), { mode: 0o644 });
+  return file;
 }
 
 function launchOf(service: PlannedService): { binary: string; cwd: string } {

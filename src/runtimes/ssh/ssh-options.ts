@@ -34,6 +34,12 @@ interface RemoteCommonOptions<Names extends string> extends CommonServiceOptions
   /** Where the service's dir (`<remoteRoot>/<service>/`) is made on the node. Default: "/opt/harness". */
   remoteRoot?: string;
   ssh?: SshOptions;
+  /**
+   * With `network.dns`: point the node's `/etc/resolv.conf` at the run's DNS server while the run
+   * lasts (needs root or `sudo -n` there; the old file is recorded and put back at stop, or by
+   * `meshbed cleanup` after a crash). Default: false (the node gets `HARNESS_DNS` only).
+   */
+  dns?: boolean;
 }
 
 /** A binary already on the node, run with its env in its own process group. */
@@ -86,7 +92,7 @@ export interface RemoteDockerOptions<Names extends string = string> extends Remo
 /** A service on a node of the LAN, reached over SSH; exactly one of `binary`, `package` and `docker`. */
 export type RemoteLanOptions<Names extends string = string> = RemoteBinaryOptions<Names> | RemotePackageOptions<Names> | RemoteDockerOptions<Names>;
 
-export const REMOTE_KEYS = ["host", "user", "binary", "args", "package", "docker", "remoteRoot", "ssh"] as const;
+export const REMOTE_KEYS = ["host", "user", "binary", "args", "package", "docker", "remoteRoot", "ssh", "dns"] as const;
 const SSH_KEYS = ["port", "identityFile", "privateKey", "knownHostsFile", "strictHostKeyChecking", "configFile", "proxyJump"] as const;
 
 /** Target options of a remote service, after validation. */
@@ -99,6 +105,8 @@ export interface RemoteTarget {
   docker: DockerTarget | undefined;
   remoteRoot: string;
   ssh: Readonly<SshOptions>;
+  /** Point the node's resolver at the run's DNS server (`network.dns`). */
+  dns: boolean;
 }
 
 export function validateRemoteOptions(options: Record<string, unknown>, at: At): { args: string[]; options: RemoteTarget; env?: Record<string, string> } {
@@ -141,7 +149,9 @@ export function validateRemoteOptions(options: Record<string, unknown>, at: At):
     docker: docker?.options,
     remoteRoot: remoteRoot.replace(/\/+$/, "") || "/",
     ssh: Object.freeze(validateSshOptions(options.ssh, at.child("ssh"))),
+    dns: options.dns === true,
   };
+  if (options.dns !== undefined && typeof options.dns !== "boolean") expected(at.child("dns"), "true or false", options.dns);
   return { args: docker ? docker.args : stringArray(options.args, at.child("args")), options: target, ...(dockerEnv && { env: dockerEnv }) };
 }
 

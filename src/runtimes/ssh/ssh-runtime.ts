@@ -15,6 +15,8 @@ import type { SshConnection } from "../../ssh/ssh-connection.js";
 import { resolveDestination } from "../../ssh/ssh-destination.js";
 import type { RemoteTarget } from "./ssh-options.js";
 import { type SshPool, sshPool } from "../../ssh/ssh-pool.js";
+import { nodeForState } from "../../ssh/node-record.js";
+import { RESOLVER_KIND, checkResolverRights, pointResolver, restoreResolver } from "./node-resolver.js";
 
 /**
  * Services on nodes reached over SSH: a binary already there, or a package uploaded. One
@@ -26,6 +28,8 @@ export class SshRuntime implements Runtime {
   readonly #connections = new Map<string, SshConnection>();
   readonly #packages = new Map<string, Promise<ServicePackage>>();
   #containers: Promise<Runtime> | undefined;
+  /** Each node whose resolver this runtime pointed at the run's DNS server (`dns: true`), by its label. */
+  readonly #resolvers = new Map<string, Promise<{ connection: SshConnection; state: RunState } | undefined>>();
 
   /**
    * `loadContainers` makes the runtime of containers on nodes' engines (the `docker` option), which
@@ -93,6 +97,7 @@ export class SshRuntime implements Runtime {
     await connection.connect().catch((error: unknown) => {
       throw forService(error, service.name);
     });
+    if (target.dns) await checkResolverRights(service, connection);
     const tools = await connection.run(TOOLS_CHECK);
     const missingTools = tools.stdout.split("\n").filter(Boolean);
     if (missingTools.length > 0) {
@@ -134,19 +139,56 @@ export class SshRuntime implements Runtime {
     const target = targetOf(service.spec);
     const pkg = target.package ? await this.#package(service.name, target.package) : undefined;
     const containers = target.docker ? await this.#containerRuntime(service.name) : undefined;
+    if (target.dns && !containers && context.plan.dns) await this.#pointResolver(service, context);
     const start = () => (containers ? containers.start(service, context) : startRemoteService(service, context, this.#connection(service), pkg));
     // With a mesh, a node on it (a WireGuard node; a LAN node that hosts services) is its peer while one of its services runs.
     return context.mesh ? context.mesh.onMesh(service.name, start) : start();
   }
 
+  /** Once per node: the first of its services with `dns: true` points it, every later one finds it so. */
+  #pointResolver(service: PlannedService, context: RuntimeContext): Promise<unknown> {
+    const connection = this.#connection(service);
+    let pointed = this.#resolvers.get(connection.label);
+    if (!pointed) {
+      const target = targetOf(service.spec);
+      pointed = pointResolver(service, context.plan, connection, context.state, nodeForState(target.host, target.user, target.ssh)).then(() => ({ connection, state: context.state }));
+      this.#resolvers.set(connection.label, pointed);
+    }
+    return pointed;
+  }
+
+  /** Puts back every node resolver this runtime changed (their services have stopped). */
+  async #restoreResolvers(): Promise<void> {
+    const failures: string[] = [];
+    for (const [label, pointed] of this.#resolvers) {
+      const done = await pointed.catch(() => undefined);
+      if (!done) continue;
+      const record = done.state.resources.find((r) => r.kind === RESOLVER_KIND && r.id === label);
+      if (!record) continue;
+      try {
+        await restoreResolver(done.connection, String(record.original), String(record.domain));
+        done.state.forget(RESOLVER_KIND, label);
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+    this.#resolvers.clear();
+    if (failures.length > 0) throw new HarnessError(failures.join("; "), { code: "E_STOP_FAILED" });
+  }
+
   /** Releases this runtime's connections (the pool closes a node's when no one else uses it). */
   async dispose(): Promise<void> {
+    const restoring = await this.#restoreResolvers().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     const containers = await this.#containers?.catch(() => undefined);
     const disposing = containers?.dispose?.();
     const connections = [...this.#connections.values()];
     this.#connections.clear();
     await Promise.all(connections.map((c) => this.pool.release(c)));
     await disposing;
+    if (restoring) throw restoring;
   }
 
   #containerRuntime(service: string): Promise<Runtime> {
