@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Harness } from "../harness/harness.js";
+import { actAsReuseOwner } from "../harness/reuse.js";
 import type { LogLine } from "../logs/service-log.js";
 import type { HarnessEvent } from "../topology/types.js";
 import type { Command } from "./commands.js";
@@ -27,6 +28,8 @@ export const upCommand: Command = {
     '                 {type:"up",runId,registry} once healthy, then {type:"log",service,stream,line,time};\n' +
     "                 with --detach, one JSON object {runId,registry}",
   async run(args) {
+    // `up` owns its run: with `reuse: true` it records it for runners to attach to (and never attaches).
+    actAsReuseOwner();
     const { values } = parseArgs({
       args,
       options: {

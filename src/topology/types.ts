@@ -87,6 +87,14 @@ export interface HarnessOptions {
   stateDir?: string;
   network?: NetworkOptions;
   faults?: FaultOptions;
+  /**
+   * Attach to a live run of the same topology instead of starting one (a hash of the spec, the
+   * binaries' and packages' mtimes and sizes, the images): the first `start()` starts it in a
+   * detached owner process that outlives the caller; `stop()` of an attached harness detaches and
+   * leaves it running; `meshbed down` ends it. A changed topology starts a new run and ends the stale
+   * one. Default: false.
+   */
+  reuse?: boolean;
 }
 
 /** A whole validated topology. */

@@ -45,13 +45,14 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   }
   const raw: unknown = doc.toJS();
   const root = new At(undefined, "", (field) => field);
-  checkKeys(raw ?? {}, root, ["services", "network", "faults"], source);
+  checkKeys(raw ?? {}, root, ["services", "network", "faults", "reuse"], source);
   const top = (raw ?? {}) as Record<string, unknown>;
   // Checked here, in the file's own snake_case, so that a suggestion is a key the file can use.
   if (top.network !== undefined) checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns_port", "wireguard_interface", "status_port"], source);
   if (top.faults !== undefined) checkKeys(top.faults, root.child("faults"), ["edges"], source);
-  const options = validateHarnessOptions({ ...(top.network !== undefined && { network: camelKeys(top.network) }), ...(top.faults !== undefined && { faults: top.faults }) }, (field) =>
-    snake(field),
+  const options = validateHarnessOptions(
+    { ...(top.network !== undefined && { network: camelKeys(top.network) }), ...(top.faults !== undefined && { faults: top.faults }), ...(top.reuse !== undefined && { reuse: top.reuse }) },
+    (field) => snake(field),
   );
   if (!isPlainObject(top.services) || Object.keys(top.services).length === 0) {
     yamlError(`${source} has no services: add a \`services:\` map with at least one service`, "services");
