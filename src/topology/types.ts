@@ -28,6 +28,10 @@ interface ServiceSpecBase {
   readonly args: readonly string[];
   /** Every other service's edge to this one goes through a fault proxy (`faultable: true`). */
   readonly faultable?: true;
+  /** `meshbed up --watch`: globs (relative to the service's cwd) whose change restarts it. */
+  readonly watch?: readonly string[];
+  /** `meshbed up --watch`: services whose restart restarts this one too. */
+  readonly restartWith?: readonly string[];
 }
 
 /** The target-specific options of each target, as its own `*-options.ts` validates them. */

@@ -12,7 +12,7 @@ import { At, isPlainObject } from "./validate.js";
 
 const TARGET_KINDS: readonly TargetKind[] = ["process", "docker", "remote_lan", "wireguard"];
 /** Keys a service takes beside `target`; `config` is the ADR's name for extra env values. */
-const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms", "restart", "faultable"];
+const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms", "restart", "faultable", "watch", "restart_with"];
 /** Keys that may sit in the target block as well as beside it (the ADR writes both). */
 const SHARED_IN_TARGET = ["port", "env", "health"];
 
