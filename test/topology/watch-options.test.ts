@@ -3,7 +3,8 @@ import { dependencyLevels } from "../../src/plan/order.js";
 import { parseTopology } from "../../src/topology/yaml.js";
 import { thrown } from "../support/errors.js";
 
-const yaml = (extra: string) => `reuse: true\nservices:\n  api:\n    target: { process: { binary: ./api } }\n    watch: ["src/**/*.ts"]\n  web:\n    target: { process: { binary: ./web } }\n${extra}`;
+const yaml = (extra: string) =>
+  `reuse: true\nservices:\n  api:\n    target: { process: { binary: ./api } }\n    watch: ["src/**/*.ts"]\n  web:\n    target: { process: { binary: ./web } }\n${extra}`;
 
 describe("reuse, watch and restart_with", () => {
   test("YAML `reuse`, `watch` and `restart_with` reach the spec", () => {
