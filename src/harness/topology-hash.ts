@@ -18,7 +18,10 @@ export interface TopologyIdentity {
 
 export function topologyIdentity(spec: TopologySpec, cwd = process.cwd()): TopologyIdentity {
   // Neither the option itself nor the run id (the owner is given one; `meshbed up --run-id`) tells topologies apart.
-  const { reuse: _reuse, runId: _runId, ...options } = spec.options;
+  const { reuse: _reuse, runId: _runId, ...rest } = spec.options;
+  // Where the status is served is no part of the topology (`meshbed up -d --status-port`, then a runner).
+  const { statusPort: _statusPort, ...network } = rest.network ?? {};
+  const options = { ...rest, network };
   const names = spec.services.map((s) => s.name).sort();
   const key = sha(`${cwd}\0${names.join(",")}`).slice(0, 16);
   const inputs: string[] = [];

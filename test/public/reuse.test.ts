@@ -111,3 +111,25 @@ it("a second `vitest run` attaches to the first one's topology in ≤ 50 ms; `me
   // Neither service answers any more.
   for (const addr of [first!.api, first!.db]) await expect(fetch(`http://${addr}/health`)).rejects.toThrow();
 });
+
+it("a runner attaches to the run of `meshbed up -d` of a file with `reuse: true`", async () => {
+  fs.writeFileSync(
+    path.join(project, "services.yaml"),
+    `reuse: true\nservices:\n  solo:\n    target: { process: { binary: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(fixture("http-server.mjs"))}] } }\n    port: 0\n    health: { http: /health }\n`,
+  );
+  fs.writeFileSync(
+    path.join(project, "attach.mjs"),
+    `import { Harness } from "meshbed";\nconst h = await Harness.fromFile("services.yaml").start();\nconsole.log(JSON.stringify({ runId: h.runId, attached: h.attached, addr: h.services.solo.addr }));\nawait h.stop();\n`,
+  );
+  const up = spawnSync(process.execPath, [CLI, "up", "-d", "-f", "services.yaml", "--status-port", "0", "--json"], { cwd: project, encoding: "utf8" });
+  expect(up.status, up.stderr).toBe(0);
+  const { runId, registry } = JSON.parse(up.stdout) as { runId: string; registry: Record<string, { addr: string }> };
+  try {
+    const attach = spawnSync(process.execPath, ["attach.mjs"], { cwd: project, encoding: "utf8" });
+    expect(attach.status, attach.stderr).toBe(0);
+    expect(JSON.parse(attach.stdout)).toEqual({ runId, attached: true, addr: registry.solo!.addr });
+  } finally {
+    spawnSync(process.execPath, [CLI, "down", runId], { cwd: project });
+  }
+  expect(fs.existsSync(path.join(os.tmpdir(), `harness-${runId}`))).toBe(false);
+});

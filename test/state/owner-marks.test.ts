@@ -29,7 +29,9 @@ it("a crashed owner's mark makes the next start reap its run, then it is cleared
 
   const runDir = path.join(os.tmpdir(), `harness-${runId}`);
   expect(fs.existsSync(runDir)).toBe(true);
-  const harness = await Harness.builder().process("other", { binary: process.execPath, args: [fixture("http-server.mjs")], port: 0 }).start();
+  const harness = await Harness.builder()
+    .process("other", { binary: process.execPath, args: [fixture("http-server.mjs")], port: 0 })
+    .start();
   await harness.stop();
   for (let i = 0; i < 200 && (fs.existsSync(runDir) || fs.existsSync(mark)); i++) await sleep(25);
   expect(fs.existsSync(runDir)).toBe(false);
