@@ -14,11 +14,22 @@ const DIR = path.join(os.tmpdir(), "meshbed-owners");
 let own: string | undefined;
 let liveRuns = 0;
 
-function ownMark(): string {
+function ownMark(): string | undefined {
   if (own) return own;
-  fs.mkdirSync(DIR, { recursive: true, mode: 0o1777 });
-  own = path.join(DIR, `${process.pid}-${processStartTime(process.pid) ?? 0}`);
-  fs.writeFileSync(own, "");
+  try {
+    // Shared by every user's runs, as the temp dir is (sticky: each removes only its own marks).
+    if (!fs.existsSync(DIR)) {
+      fs.mkdirSync(DIR, { recursive: true });
+      fs.chmodSync(DIR, 0o1777);
+    }
+    const file = path.join(DIR, `${process.pid}-${processStartTime(process.pid) ?? 0}`);
+    fs.writeFileSync(file, "");
+    own = file;
+  } catch {
+    // Without a mark (a folder made unwritable) a crash of this process is found by `meshbed cleanup`
+    // and by the scan of a start that another crash triggers, not by every start.
+    return undefined;
+  }
   // Gone with the process only when its runs are: a run left on disk (killed at exit) needs the reaper.
   process.on("exit", () => {
     if (liveRuns === 0 && own) fs.rmSync(own, { force: true });
@@ -56,7 +67,14 @@ export function deadOwnerMarks(): string[] {
 /** After a reap scan: the marks of gone processes whose runs are all reaped say nothing more (`runs`: what is left on disk). */
 export function clearMarks(marks: readonly string[], runs: readonly { state: { pid: number } }[]): void {
   const left = new Set(runs.map((r) => r.state.pid));
-  for (const mark of marks) if (!left.has(Number(path.basename(mark).split("-")[0]))) fs.rmSync(mark, { force: true });
+  for (const mark of marks) {
+    if (left.has(Number(path.basename(mark).split("-")[0]))) continue;
+    try {
+      fs.rmSync(mark, { force: true });
+    } catch {
+      // Another user's mark (the folder is sticky): its next start or cleanup clears it.
+    }
+  }
 }
 
 function alive(pid: number): boolean {
