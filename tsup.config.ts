@@ -7,6 +7,8 @@ export default defineConfig({
     jest: "src/public/jest.ts",
     lab: "src/public/lab.ts",
     cli: "src/cli/main.ts",
+    // The detached owner of a reusable run (`reuse: true`): spawned by src/harness/reuse.ts from beside it.
+    "reuse-owner": "src/harness/reuse-owner.ts",
   },
   format: ["esm"],
   target: "node20",

@@ -45,6 +45,8 @@ export type ErrorCode =
   // faults (kill, pause, partition) asked of a service that is not running, or a firewall change that failed
   | "E_NOT_RUNNING"
   | "E_FIREWALL"
+  // a handle of a harness attached to a run another process owns (`reuse: true`) asked to change it
+  | "E_ATTACHED"
   // found while stopping, or reaping what a crashed run left
   | "E_STOP_FAILED"
   | "E_CLEANUP_FAILED"

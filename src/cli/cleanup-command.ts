@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
 import { reapOrphans } from "../runtimes/reapers.js";
+import { clearMarks, deadOwnerMarks } from "../state/owner-marks.js";
+import { listRuns } from "../state/runs.js";
 import type { Command } from "./commands.js";
 
 export const cleanupCommand: Command = {
@@ -7,7 +9,10 @@ export const cleanupCommand: Command = {
   usage: "meshbed cleanup [--json]\n\n      --json   print what was reaped as JSON",
   async run(args) {
     const { values } = parseArgs({ args, options: { json: { type: "boolean" } } });
+    const crashed = deadOwnerMarks();
     const reports = await reapOrphans();
+    // The marks of crashed owners whose runs are all reaped now: the next start need not scan again.
+    clearMarks(crashed, listRuns());
     if (values.json) {
       console.log(JSON.stringify(reports, null, 2));
     } else if (reports.length === 0) {

@@ -3,11 +3,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { detachedLogFile } from "../harness/reuse.js";
 import { newRunId } from "../harness/run-id.js";
 
-export function detachedLogFile(runId: string): string {
-  return path.join(os.tmpdir(), `meshbed-up-${runId}.log`);
-}
+export { detachedLogFile };
 
 /**
  * `up --detach`: runs `meshbed up` again in the background as the run's owner, and returns once

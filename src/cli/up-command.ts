@@ -2,6 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Harness } from "../harness/harness.js";
+import { actAsReuseOwner } from "../harness/reuse.js";
+import { watchServices } from "../harness/watch-services.js";
 import type { LogLine } from "../logs/service-log.js";
 import type { HarnessEvent } from "../topology/types.js";
 import type { Command } from "./commands.js";
@@ -16,10 +18,12 @@ export const upCommand: Command = {
     "place on a terminal, a plain line per change otherwise. Ctrl-C (SIGINT) or SIGTERM stops every service and exits.\n" +
     "Exit codes: 0 stopped cleanly, 1 a service failed to start or stop, 2 bad input (the file, an option).",
   usage:
-    "meshbed up [-f services.yaml] [--detach] [--run-id <id>] [--status-port <port>] [--json]\n\n" +
+    "meshbed up [-f services.yaml] [--detach] [--watch] [--run-id <id>] [--status-port <port>] [--json]\n\n" +
     "  -f, --file     the topology file (default: services.yaml)\n" +
     "  -d, --detach   start in the background and return once every service is healthy;\n" +
     "                 then use `meshbed status`, `meshbed logs`, `meshbed down`\n" +
+    "  -w, --watch    restart a service (same port, address and env) when its binary, a file of its `watch` globs\n" +
+    "                 or its package's folder changes, and the services that name it in `restart_with`; a line per restart\n" +
     "      --run-id   the run's id (default: 6 random characters)\n" +
     "      --status-port  serve the run's status on 127.0.0.1:<port> (0: a free port; default: network.status_port,\n" +
     "                 else none): a status page at /, /health, /services, /events, which `meshbed status` follows live (see its help)\n" +
@@ -27,11 +31,14 @@ export const upCommand: Command = {
     '                 {type:"up",runId,registry} once healthy, then {type:"log",service,stream,line,time};\n' +
     "                 with --detach, one JSON object {runId,registry}",
   async run(args) {
+    // `up` owns its run: with `reuse: true` it records it for runners to attach to (and never attaches).
+    actAsReuseOwner();
     const { values } = parseArgs({
       args,
       options: {
         file: { type: "string", short: "f", default: "services.yaml" },
         detach: { type: "boolean", short: "d" },
+        watch: { type: "boolean", short: "w" },
         "run-id": { type: "string" },
         "status-port": { type: "string" },
         json: { type: "boolean" },
@@ -42,7 +49,8 @@ export const upCommand: Command = {
     if (values.detach) {
       // Bad input is reported here, before anything goes to the background.
       withStatusPort(Harness.fromFile(values.file!), statusPort);
-      const { runId, ok, log } = await upDetached(values.file!, values["run-id"], statusPort === undefined ? [] : ["--status-port", statusPort]);
+      const extra = [...(statusPort === undefined ? [] : ["--status-port", statusPort]), ...(values.watch ? ["--watch"] : [])];
+      const { runId, ok, log } = await upDetached(values.file!, values["run-id"], extra);
       const output = fs.readFileSync(log, "utf8");
       if (!ok) {
         process.stderr.write(output);
@@ -76,6 +84,10 @@ export const upCommand: Command = {
       const statusUrl = harness.statusUrl;
       if (json) console.log(JSON.stringify({ type: "up", runId: harness.runId, registry: harness.registry(), ...(statusUrl && { statusUrl }) }));
       else console.log(`\nAll ${names.length} services are healthy (run ${harness.runId}). ${statusUrl ? `Status page: ${statusUrl}. ` : ""}Ctrl-C stops them.\n`);
+      if (values.watch) {
+        const report = json ? (line: string) => console.log(JSON.stringify({ type: "watch", line })) : (line: string) => console.log(`[watch] ${line}`);
+        watchServices(harness, builder.toSpec(), { report, signal: stopRequested.signal });
+      }
       const prefix = prefixer(names, process.stdout.isTTY === true);
       const print = json
         ? (line: LogLine) => process.stdout.write(`${JSON.stringify({ type: "log", ...line, time: line.time.toISOString() })}\n`)

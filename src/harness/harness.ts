@@ -6,9 +6,24 @@ import { loadTopologyFile } from "../topology/yaml.js";
 import { type HarnessDescriptor, type Registry, registryOf } from "../plan/descriptor.js";
 import { planTopology } from "./gather-facts.js";
 import { HarnessFaults } from "./harness-faults.js";
-import type { Run } from "./run.js";
-import { ServiceHandle } from "./service-handle.js";
+import type { EdgeFaults } from "../faults/edge-faults.js";
+import type { Plan } from "../plan/plan.js";
+import { AttachedRun } from "./attached-run.js";
+import { attachOrStart, isReuseOwner, recordReusable } from "./reuse.js";
+import { type ServiceControl, ServiceHandle } from "./service-handle.js";
 import { startRun } from "./start.js";
+
+/** @internal What a `Harness` wraps: a run it started (run.ts), or one another process owns that it attached to (attached-run.ts). */
+export interface HarnessRun {
+  readonly plan: Plan;
+  readonly controllers: ReadonlyMap<string, ServiceControl>;
+  readonly faults: EdgeFaults | undefined;
+  readonly partitions: { partition(a: readonly string[], b: readonly string[]): Promise<void>; heal(): Promise<void> };
+  readonly mesh: MeshControl | undefined;
+  readonly status: { readonly url: string } | undefined;
+  readonly events: { subscribe(listener: (event: HarnessEvent) => void): () => void };
+  stop(): Promise<void>;
+}
 
 export type ServiceHandles<S extends ServiceMap> = { readonly [K in keyof S & string]: ServiceHandle<K> };
 
@@ -18,16 +33,22 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
   readonly services: ServiceHandles<S>;
   /** Faults on single edges (latency, bandwidth, timeout, reset, slicer) declared before start: see `HarnessFaults`. */
   readonly faults: HarnessFaults<keyof S & string>;
-  readonly #run: Run;
+  /**
+   * Whether this harness is attached to a run another process owns (`reuse: true`): its `stop()`
+   * detaches, and what would change the run throws `E_ATTACHED`.
+   */
+  readonly attached: boolean;
+  readonly #run: HarnessRun;
 
   /** @internal Use `Harness.builder()…start()`. */
-  constructor(run: Run, signal: AbortSignal) {
+  constructor(run: HarnessRun, signal: AbortSignal) {
     this.#run = run;
     this.runId = run.plan.runId;
+    this.attached = run instanceof AttachedRun;
     const services: Record<string, ServiceHandle> = {};
     for (const [name, controller] of run.controllers) services[name] = new ServiceHandle(controller, signal);
     this.services = Object.freeze(services) as ServiceHandles<S>;
-    this.faults = new HarnessFaults(run.faults);
+    this.faults = run.faults ? new HarnessFaults(run.faults) : (attachedFaults(this.runId) as HarnessFaults<keyof S & string>);
   }
 
   /** Starts describing a topology. */
@@ -99,12 +120,12 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
   async partition(groupA: readonly (keyof S & string)[], groupB: readonly (keyof S & string)[]): Promise<void> {
     await this.#run.partitions.partition(groupA, groupB);
     // Proxied fault edges between the groups pass through this process: they stall too.
-    this.#run.faults.stall(groupA, groupB);
+    this.#run.faults?.stall(groupA, groupB);
   }
 
   /** Removes every partition (not the faults of `harness.faults`: `harness.faults.heal()` does). */
   async heal(): Promise<void> {
-    this.#run.faults.unstall();
+    this.#run.faults?.unstall();
     await this.#run.partitions.heal();
   }
 
@@ -136,7 +157,11 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
     return this.#run.events.subscribe(listener);
   }
 
-  /** Stops every service (dependents first) and removes what the run created. Runs once. */
+  /**
+   * Stops every service (dependents first) and removes what the run created. Runs once. On an
+   * attached harness (`reuse: true`, `attached`), detaches instead: the run goes on in the process
+   * that owns it, for the next `start()` to attach to, until `meshbed down`.
+   */
   stop(): Promise<void> {
     return this.#run.stop();
   }
@@ -146,12 +171,36 @@ export class Harness<S extends ServiceMap = ServiceMap> implements AsyncDisposab
   }
 }
 
-/** Starts a run and wraps it; its descriptor is written once every service is healthy. */
+/**
+ * Starts a run and wraps it; its descriptor is written once every service is healthy. With
+ * `reuse: true` (in any process but a run's owner), attaches to a live run of the same topology,
+ * started first in a detached owner when there is none (reuse.ts).
+ */
 async function startHarness<S extends ServiceMap>(spec: TopologySpec, options: StartOptions): Promise<Harness<S>> {
+  if (spec.options.reuse && !isReuseOwner()) return new Harness<S>(await attachOrStart(spec, options), new AbortController().signal);
   const run = await startRun(spec, options);
   const harness = new Harness<S>(run, new AbortController().signal);
+  // Before the descriptor: whoever sees the descriptor finds the records to attach with.
+  if (spec.options.reuse) recordReusable(spec, run.plan, run.state, run.controllers);
   run.state.writeDescriptor(harness.toDescriptor());
   return harness;
+}
+
+/** `harness.faults` of an attached harness: every method throws `E_ATTACHED`. */
+function attachedFaults(runId: string): unknown {
+  return new Proxy(
+    {},
+    {
+      get: (_, key) =>
+        typeof key === "string"
+          ? () => {
+              throw new HarnessError(`harness.faults.${key}() is not available on a harness attached to run ${runId} (\`reuse: true\`): declare faults on a harness that owns its run`, {
+                code: "E_ATTACHED",
+              });
+            }
+          : undefined,
+    },
+  );
 }
 
 /** What every builder made here starts and plans with. */

@@ -123,6 +123,7 @@ export class Run implements Stoppable {
 
   async #stopAll(): Promise<void> {
     const errors: HarnessError[] = [];
+    this.state.holdWrites();
     // While the services (and their nodes' SSH connections) are still there.
     await this.partitions.dispose().catch((error: unknown) => errors.push(error as HarnessError));
     for (const level of [...this.plan.levels].reverse()) {
@@ -159,7 +160,10 @@ export class Run implements Stoppable {
     // Last: its clients saw every service stop.
     await this.status?.close();
     untrack(this);
-    if (errors.length > 0) throw new StopError(errors);
+    if (errors.length > 0) {
+      this.state.releaseWrites();
+      throw new StopError(errors);
+    }
     this.state.remove();
   }
 }

@@ -1,5 +1,5 @@
 import os from "node:os";
-import type { LogLine, LogsOptions } from "../logs/service-log.js";
+import type { LogLine, LogsOptions, ServiceLog } from "../logs/service-log.js";
 import { addrFor } from "../plan/plan.js";
 import type { ServiceAddresses } from "../plan/plan.js";
 import type { RuntimeInfo } from "../runtimes/runtime.js";
@@ -17,6 +17,15 @@ export interface ServiceStatus extends RuntimeInfo {
   restarts?: number;
 }
 
+/**
+ * @internal What a handle drives: the service's controller, or, on a harness attached to a run
+ * another process owns (attached-run.ts), a view of that run's records.
+ */
+export type ServiceControl = Pick<ServiceController, "service" | "plan" | "state" | "exit" | "restarts" | "stop" | "kill" | "pause" | "resume" | "restart"> & {
+  readonly running: { info(): RuntimeInfo } | undefined;
+  readonly log: Pick<ServiceLog, "tail" | "lines" | "endFollowers">;
+};
+
 /** A started service: its addresses, env, logs and lifecycle. */
 export class ServiceHandle<Name extends string = string> {
   readonly name: Name;
@@ -33,11 +42,11 @@ export class ServiceHandle<Name extends string = string> {
   readonly env: Readonly<Record<string, string>>;
   /** Where its env file is, on the machine it runs on. */
   readonly envFile: string;
-  readonly #controller: ServiceController;
+  readonly #controller: ServiceControl;
   readonly #signal: AbortSignal;
 
   /** @internal */
-  constructor(controller: ServiceController, signal: AbortSignal) {
+  constructor(controller: ServiceControl, signal: AbortSignal) {
     const service = controller.service;
     this.#controller = controller;
     this.#signal = signal;

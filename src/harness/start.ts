@@ -2,7 +2,9 @@ import type { HarnessEvent, StartOptions, TopologySpec } from "../topology/types
 import { debugFor } from "../debug.js";
 import { deadlineSignal } from "../host/deadline-signal.js";
 import { reapOrphans } from "../runtimes/reapers.js";
+import { clearMarks, deadOwnerMarks } from "../state/owner-marks.js";
 import { RunState } from "../state/run-state.js";
+import { listRuns } from "../state/runs.js";
 import { loadRuntimes, planTopology } from "./gather-facts.js";
 import { Run } from "./run.js";
 import { RunEvents } from "./run-events.js";
@@ -15,9 +17,15 @@ const log = debugFor("harness");
  * around the run is made by harness.ts (which imports this file, not the other way round).
  */
 export async function startRun(spec: TopologySpec, options: StartOptions): Promise<Run> {
-  // What crashed runs left is reaped on the side: it never delays or fails this start.
+  // What crashed runs left is reaped on the side: it never delays or fails this start. Only when a
+  // crash happened (an owner's mark outlived it, owner-marks.ts): otherwise no run's state is read.
   // A run that could not be reaped (its node unreachable) is tried again at most every 10 minutes.
-  void reapOrphans(undefined, { retryAfterMs: 10 * 60_000 }).catch(() => {});
+  const crashed = deadOwnerMarks();
+  if (crashed.length > 0) {
+    void reapOrphans(undefined, { retryAfterMs: 10 * 60_000 })
+      .then(() => clearMarks(crashed, listRuns()))
+      .catch(() => {});
+  }
   const runtimes = await loadRuntimes(spec);
   const plan = await planTopology(spec, runtimes).catch(async (error: unknown) => {
     // Facts may have opened connections (SSH reads a node's free ports): close them.

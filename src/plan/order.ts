@@ -18,6 +18,17 @@ export function dependencyLevels(services: readonly ServiceSpec[]): string[][] {
         service: service.name,
       });
     }
+    for (const dep of service.restartWith ?? []) {
+      if (byName.has(dep)) continue;
+      const guess = closest(dep, byName.keys());
+      throw new ConfigError(
+        `Service "${service.name}" restarts with "${dep}", which is not in the topology${guess ? `: did you mean "${guess}"?` : `; add it, or remove it from \`restartWith\``}`,
+        {
+          code: "E_UNKNOWN_DEPENDENCY",
+          service: service.name,
+        },
+      );
+    }
   }
   const cycle = findCycle(services, byName);
   if (cycle) {

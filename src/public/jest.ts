@@ -3,21 +3,22 @@ import os from "node:os";
 import path from "node:path";
 import type { HarnessDescriptor } from "../plan/descriptor.js";
 import type { Harness } from "../harness/harness.js";
-import { type HarnessFactory, startFrom } from "./start-from.js";
+import { type HarnessFactory, type IntegrationOptions, startFrom } from "./start-from.js";
 import { HarnessError } from "../errors.js";
 
-export type { HarnessDescriptor, HarnessFactory };
+export type { HarnessDescriptor, HarnessFactory, IntegrationOptions };
 
 const ENV = "MESHBED_DESCRIPTOR";
 const slot = globalThis as { __meshbedHarness?: Harness; __meshbedDescriptorFile?: string };
 
 /**
  * The default export of a jest `globalSetup` file. Jest runs tests in workers: the descriptor
- * reaches them through a temp file (0600) named in the `MESHBED_DESCRIPTOR` env var.
+ * reaches them through a temp file (0600) named in the `MESHBED_DESCRIPTOR` env var. With
+ * `{ reuse: true }`, the topology outlives the run (`globalTeardown` detaches; `meshbed down` stops it).
  */
-export function globalSetup(factory: HarnessFactory): () => Promise<void> {
+export function globalSetup(factory: HarnessFactory, options: IntegrationOptions = {}): () => Promise<void> {
   return async () => {
-    const harness = await startFrom(factory);
+    const harness = await startFrom(factory, options);
     const file = path.join(os.tmpdir(), `meshbed-jest-${harness.runId}.json`);
     fs.writeFileSync(file, JSON.stringify(harness.toDescriptor()), { mode: 0o600 });
     process.env[ENV] = file;

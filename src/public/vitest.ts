@@ -2,10 +2,10 @@ import { inject } from "vitest";
 import type { HarnessDescriptor } from "../plan/descriptor.js";
 import type { Harness } from "../harness/harness.js";
 import type { HarnessBuilder, ServiceMap } from "../harness/builder.js";
-import { type HarnessFactory, startFrom } from "./start-from.js";
+import { type HarnessFactory, type IntegrationOptions, startFrom } from "./start-from.js";
 import { HarnessError } from "../errors.js";
 
-export type { HarnessDescriptor, HarnessFactory };
+export type { HarnessDescriptor, HarnessFactory, IntegrationOptions };
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -25,10 +25,14 @@ interface GlobalSetupContext {
  * ```ts
  * export default harnessSetup(() => Harness.builder().process("api", { … }));
  * ```
+ *
+ * With `{ reuse: true }` the topology outlives the run: the first `vitest run` starts it in a
+ * detached owner, teardown detaches, and the next run attaches to it in milliseconds (as long as the
+ * topology, its binaries and packages have not changed); `meshbed down` stops it.
  */
-export function harnessSetup(factory: HarnessFactory): (context: GlobalSetupContext) => Promise<() => Promise<void>> {
+export function harnessSetup(factory: HarnessFactory, options: IntegrationOptions = {}): (context: GlobalSetupContext) => Promise<() => Promise<void>> {
   return async (context) => {
-    const harness = await startFrom(factory);
+    const harness = await startFrom(factory, options);
     context.provide("meshbed", harness.toDescriptor());
     return () => harness.stop();
   };

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { processStartTime } from "../host/proc-stat.js";
+import { markRunOnDisk, unmarkRunOnDisk } from "./owner-marks.js";
 
 /** Something a run created and must undo: what the reaper reads after a crash. */
 export interface Resource {
@@ -36,6 +37,9 @@ export class RunState {
   /** A write of the resources is queued for the end of this job (see `record`). */
   #queued = false;
   #removed = false;
+  /** While the run stops (`holdWrites`): what is forgotten or noted waits, since the dir is removed at the end. */
+  #held = false;
+  #dirty = false;
 
   private constructor(
     readonly dir: string,
@@ -46,6 +50,8 @@ export class RunState {
   }
 
   static create(dir: string, runId: string): RunState {
+    // Before anything of the run is on disk: a crash from here on is seen by the next start's marker check.
+    markRunOnDisk();
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     fs.chmodSync(dir, 0o700);
     const state = new RunState(dir, runId);
@@ -83,6 +89,10 @@ export class RunState {
    */
   noteService(service: string, state: string): void {
     this.#state.services[service] = state;
+    if (this.#held) {
+      this.#dirty = true;
+      return;
+    }
     this.#pending ??= setImmediate(() => {
       this.#pending = undefined;
       if (!this.#removed) this.#save();
@@ -105,7 +115,26 @@ export class RunState {
 
   forget(kind: string, id: string): void {
     this.#state.resources = this.#state.resources.filter((r) => !(r.kind === kind && r.id === id));
-    this.#saveSoon();
+    if (this.#held) this.#dirty = true;
+    else this.#saveSoon();
+  }
+
+  /**
+   * From now on (the run stops), a forgotten resource and a noted state are written only by
+   * `releaseWrites` — when the stop failed and the dir stays — not once each: the dir is removed at
+   * the end. A record of the stop still reaching the reaper is safe: each family's reaper checks what
+   * it undoes is still the resource it recorded (a pid's start time, a container's id). New records
+   * are still written at once.
+   */
+  holdWrites(): void {
+    this.#held = true;
+  }
+
+  /** Writes what `holdWrites` held back (the stop failed: the state stays for `meshbed status` and the reaper). */
+  releaseWrites(): void {
+    this.#held = false;
+    if (this.#dirty && !this.#removed) this.#save();
+    this.#dirty = false;
   }
 
   get resources(): readonly Resource[] {
@@ -116,6 +145,7 @@ export class RunState {
   remove(): void {
     this.#removed = true;
     fs.rmSync(this.dir, { recursive: true, force: true });
+    unmarkRunOnDisk();
   }
 
   #saveSoon(): void {

@@ -34,6 +34,17 @@ export interface CommonServiceOptions<Names extends string = string> {
    * Default: false. The harness's own address of the service (`addr`) is never proxied.
    */
   faultable?: boolean;
+  /**
+   * `meshbed up --watch`: files whose change restarts this service (same port, address and env), as
+   * globs relative to its `cwd` (`*` within a name, `**` across folders: `["src/**", "config/*.toml"]`).
+   * A process's binary and a package's folder are watched without being named. Default: none.
+   */
+  watch?: readonly string[];
+  /**
+   * `meshbed up --watch`: services whose restart restarts this one too (after them), such as a
+   * client that keeps no reconnect logic. Default: none.
+   */
+  restartWith?: readonly (Names | (string & {}))[];
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { HarnessOptions } from "./types.js";
 import { validateServiceName } from "./service-options.js";
-import { At, expected, integer, object, optionalString } from "./validate.js";
+import { At, boolean, expected, integer, object, optionalString } from "./validate.js";
 
 /** The WireGuard mesh's subnet when `network.wireguardSubnet` does not say: the one definition, for the mesh and for the docker networks that avoid it. */
 export const DEFAULT_MESH_SUBNET = "10.42.0.0/16";
@@ -10,7 +10,7 @@ const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 export function validateHarnessOptions(raw: unknown, locate?: (field: string) => string): Readonly<HarnessOptions> {
   const at = new At(undefined, "", locate);
-  const options = object(raw ?? {}, at, ["runId", "stateDir", "network", "faults"]);
+  const options = object(raw ?? {}, at, ["runId", "stateDir", "network", "faults", "reuse"]);
   const runId = optionalString(options.runId, at.child("runId"));
   if (runId !== undefined && !RUN_ID.test(runId)) {
     expected(at.child("runId"), "1 to 16 lowercase letters, digits or `-`", runId);
@@ -19,6 +19,7 @@ export function validateHarnessOptions(raw: unknown, locate?: (field: string) =>
   const result: HarnessOptions = {};
   if (runId !== undefined) result.runId = runId;
   if (stateDir !== undefined) result.stateDir = stateDir;
+  if (options.reuse !== undefined && boolean(options.reuse, at.child("reuse"), false)) result.reuse = true;
   if (options.network !== undefined) {
     const nat = at.child("network");
     const net = object(options.network, nat, ["wireguardSubnet", "lanInterface", "hubEndpoint", "dns", "dnsPort", "wireguardInterface", "statusPort"]);

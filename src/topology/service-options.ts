@@ -3,7 +3,7 @@ import { validateHealth } from "./health.js";
 import type { RestartPolicy, ServiceSpec, TargetKind, TargetOptions } from "./types.js";
 import { At, boolean, duration, envRecord, expected, integer, object, port, stringArray } from "./validate.js";
 
-export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs", "restart", "faultable"] as const;
+export const COMMON_KEYS = ["port", "env", "dependsOn", "health", "startTimeoutMs", "stopTimeoutMs", "restart", "faultable", "watch", "restartWith"] as const;
 
 // A leading letter: the name becomes a shell variable (`API_ADDR`), and `export 1API_ADDR=…` aborts `sh`.
 const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,62}$/;
@@ -35,6 +35,11 @@ export function validateService<T extends TargetKind>(
   }
   const { args, options: targetOptions, env: targetEnv } = validateTarget(options, at);
   const restart = validateRestart(options.restart, at.child("restart"));
+  const watch = stringArray(options.watch, at.child("watch"), false);
+  const restartWith = stringArray(options.restartWith, at.child("restartWith"), false);
+  for (const [i, dep] of restartWith.entries()) {
+    if (dep === name) expected(at.child("restartWith").child(i), "another service (a service restarts with the ones it names)", dep);
+  }
   // The one place a ServiceSpec is made: `target` and `options` belong together (the schema of T gave
   // these options), which TypeScript cannot follow through a generic T.
   return Object.freeze({
@@ -49,6 +54,8 @@ export function validateService<T extends TargetKind>(
     ...(restart && { restart }),
     args: Object.freeze(args),
     ...(boolean(options.faultable, at.child("faultable"), false) && { faultable: true }),
+    ...(watch.length > 0 && { watch: Object.freeze(watch) }),
+    ...(restartWith.length > 0 && { restartWith: Object.freeze([...new Set(restartWith)]) }),
     options: Object.freeze(targetOptions),
   }) as ServiceSpec<T>;
 }

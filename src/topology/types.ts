@@ -28,6 +28,10 @@ interface ServiceSpecBase {
   readonly args: readonly string[];
   /** Every other service's edge to this one goes through a fault proxy (`faultable: true`). */
   readonly faultable?: true;
+  /** `meshbed up --watch`: globs (relative to the service's cwd) whose change restarts it. */
+  readonly watch?: readonly string[];
+  /** `meshbed up --watch`: services whose restart restarts this one too. */
+  readonly restartWith?: readonly string[];
 }
 
 /** The target-specific options of each target, as its own `*-options.ts` validates them. */
@@ -95,6 +99,14 @@ export interface HarnessOptions {
   stateDir?: string;
   network?: NetworkOptions;
   faults?: FaultOptions;
+  /**
+   * Attach to a live run of the same topology instead of starting one (a hash of the spec, the
+   * binaries' and packages' mtimes and sizes, the images): the first `start()` starts it in a
+   * detached owner process that outlives the caller; `stop()` of an attached harness detaches and
+   * leaves it running; `meshbed down` ends it. A changed topology starts a new run and ends the stale
+   * one. Default: false.
+   */
+  reuse?: boolean;
 }
 
 /** A whole validated topology. */

@@ -12,7 +12,7 @@ import { At, isPlainObject } from "./validate.js";
 
 const TARGET_KINDS: readonly TargetKind[] = ["process", "docker", "remote_lan", "wireguard"];
 /** Keys a service takes beside `target`; `config` is the ADR's name for extra env values. */
-const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms", "restart", "faultable"];
+const SERVICE_KEYS = ["target", "port", "env", "config", "depends_on", "health", "start_timeout_ms", "stop_timeout_ms", "restart", "faultable", "watch", "restart_with"];
 /** Keys that may sit in the target block as well as beside it (the ADR writes both). */
 const SHARED_IN_TARGET = ["port", "env", "health"];
 
@@ -45,14 +45,15 @@ export function parseTopology(text: string, source = "services.yaml", baseDir = 
   }
   const raw: unknown = doc.toJS();
   const root = new At(undefined, "", (field) => field);
-  checkKeys(raw ?? {}, root, ["services", "network", "faults"], source);
+  checkKeys(raw ?? {}, root, ["services", "network", "faults", "reuse"], source);
   const top = (raw ?? {}) as Record<string, unknown>;
   // Checked here, in the file's own snake_case, so that a suggestion is a key the file can use.
   if (top.network !== undefined)
     checkKeys(top.network, root.child("network"), ["wireguard_subnet", "lan_interface", "hub_endpoint", "dns", "dns_port", "wireguard_interface", "status_port"], source);
   if (top.faults !== undefined) checkKeys(top.faults, root.child("faults"), ["edges"], source);
-  const options = validateHarnessOptions({ ...(top.network !== undefined && { network: camelKeys(top.network) }), ...(top.faults !== undefined && { faults: top.faults }) }, (field) =>
-    snake(field),
+  const options = validateHarnessOptions(
+    { ...(top.network !== undefined && { network: camelKeys(top.network) }), ...(top.faults !== undefined && { faults: top.faults }), ...(top.reuse !== undefined && { reuse: top.reuse }) },
+    (field) => snake(field),
   );
   if (!isPlainObject(top.services) || Object.keys(top.services).length === 0) {
     yamlError(`${source} has no services: add a \`services:\` map with at least one service`, "services");

@@ -249,7 +249,7 @@ describe("unknown options", () => {
   test("a key like none of them lists the known ones", () => {
     const error = errorOf(() => api({ binary: node, image: "postgres:14" }));
     expect(error.message).toBe(
-      'Unknown option `image` of service "api"; known options: port, env, dependsOn, health, startTimeoutMs, stopTimeoutMs, restart, faultable, binary, args, cwd, inheritEnv, files',
+      'Unknown option `image` of service "api"; known options: port, env, dependsOn, health, startTimeoutMs, stopTimeoutMs, restart, faultable, watch, restartWith, binary, args, cwd, inheritEnv, files',
     );
   });
 

@@ -240,7 +240,7 @@ describe("unknown keys, with did-you-mean", () => {
     ],
     [
       api("    image: postgres\n"),
-      'Unknown key `image` in service "api"; known keys: target, port, env, config, depends_on, health, start_timeout_ms, stop_timeout_ms, restart, faultable (at services.api.image)',
+      'Unknown key `image` in service "api"; known keys: target, port, env, config, depends_on, health, start_timeout_ms, stop_timeout_ms, restart, faultable, watch, restart_with (at services.api.image)',
     ],
   ])("%#: %s", (text, message) => {
     const error = errorOf(text);

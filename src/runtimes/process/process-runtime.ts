@@ -64,6 +64,7 @@ export class ProcessRuntime implements Runtime {
     context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid, startedAt: processStartTime(pid) });
     child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
     child.stderr!.on("data", (chunk: Buffer) => context.log.write("stderr", chunk));
+    const leaderExited = once(child, "exit").catch(() => {});
     const exited = exitOf(child).then((info) => {
       context.log.flush();
       return info;
@@ -80,7 +81,7 @@ export class ProcessRuntime implements Runtime {
         log(`${service.name}: stopping group ${pid} (SIGTERM, SIGKILL after ${graceMs} ms)`);
         // A paused group would hold SIGTERM pending for its whole grace.
         signalGroup(pid, "SIGCONT");
-        const gone = await terminateGroup(pid, graceMs);
+        const gone = await terminateGroup(pid, graceMs, leaderExited);
         if (!gone) {
           throw new HarnessError(`Service "${service.name}" did not stop: its process group ${pid} survived SIGKILL`, {
             code: "E_STOP_FAILED",
