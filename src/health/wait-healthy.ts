@@ -3,6 +3,7 @@ import { debugFor } from "../debug.js";
 import { StartError } from "../errors.js";
 import type { ServiceLog } from "../logs/service-log.js";
 import type { ExitInfo } from "../runtimes/runtime.js";
+import { checkGap } from "./check-gap.js";
 import type { Probe } from "./probes.js";
 
 const TAIL_LINES = 20;
@@ -21,17 +22,17 @@ export interface WaitOptions {
 
 /**
  * Readiness as a race of the probe, an early exit and a deadline. The first check runs at once;
- * the gaps then double from 2 ms up to 100 ms, so a fast service is seen within a few ms and a
- * slow one costs few checks.
+ * the gaps then grow with the time waited (`checkGap`), so a fast service is seen within a few ms
+ * and a slow one costs few checks.
  */
 export async function waitHealthy(options: WaitOptions): Promise<void> {
   const { service, probe, log, signal } = options;
   let exit: ExitInfo | undefined;
   void options.exited.then((info) => (exit = info));
   const exitedOrAborted = Promise.race([options.exited, new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }))]);
-  const deadline = Date.now() + options.timeoutMs;
+  const began = Date.now();
+  const deadline = began + options.timeoutMs;
   const tail = () => log.tail(TAIL_LINES).map((l) => l.line);
-  let delay = 2;
   let attempts = 0;
   for (;;) {
     if (signal.aborted) throw new StartError(`Start of service "${service}" was abandoned`, { code: "E_START_ABORTED", service });
@@ -55,8 +56,8 @@ export async function waitHealthy(options: WaitOptions): Promise<void> {
         { code: "E_HEALTH_TIMEOUT", service, logTail: tail() },
       );
     }
-    await Promise.race([sleep(Math.min(delay, Math.max(0, deadline - Date.now()))), exitedOrAborted]);
-    delay = Math.min(delay * 2, 100);
+    const now = Date.now();
+    await Promise.race([sleep(Math.min(checkGap(now - began), Math.max(0, deadline - now))), exitedOrAborted]);
   }
 }
 

@@ -41,3 +41,11 @@ export function listProcStats(): ProcStat[] {
 export function processStartTime(pid: number): number | null {
   return readProcStat(pid)?.startTime ?? null;
 }
+
+let own: number | null | undefined;
+
+/** When this process started: read once (every run's state and mark name it). */
+export function ownStartTime(): number | null {
+  if (own === undefined) own = processStartTime(process.pid);
+  return own;
+}

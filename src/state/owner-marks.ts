@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { processStartTime } from "../host/proc-stat.js";
+import { ownStartTime, processStartTime } from "../host/proc-stat.js";
 
 /**
  * The cheap marker that lets a start skip the reap scan when nothing crashed: every process that
@@ -22,7 +22,7 @@ function ownMark(): string | undefined {
       fs.mkdirSync(DIR, { recursive: true });
       fs.chmodSync(DIR, 0o1777);
     }
-    const file = path.join(DIR, `${process.pid}-${processStartTime(process.pid) ?? 0}`);
+    const file = path.join(DIR, `${process.pid}-${ownStartTime() ?? 0}`);
     fs.writeFileSync(file, "");
     own = file;
   } catch {
@@ -59,6 +59,7 @@ export function deadOwnerMarks(): string[] {
   const dead: string[] = [];
   for (const name of names) {
     const [pid, start] = name.split("-").map(Number) as [number, number];
+    if (pid === process.pid && start === (ownStartTime() ?? 0)) continue;
     if (!alive(pid) || (start && processStartTime(pid) !== start)) dead.push(path.join(DIR, name));
   }
   return dead;

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { processStartTime } from "../host/proc-stat.js";
+import { ownStartTime } from "../host/proc-stat.js";
 import { markRunOnDisk, unmarkRunOnDisk } from "./owner-marks.js";
 
 /** Something a run created and must undo: what the reaper reads after a crash. */
@@ -46,7 +46,7 @@ export class RunState {
     runId: string,
   ) {
     this.#file = path.join(dir, "state.json");
-    this.#state = { runId, pid: process.pid, pidStart: processStartTime(process.pid), startedAt: new Date().toISOString(), services: {}, resources: [] };
+    this.#state = { runId, pid: process.pid, pidStart: ownStartTime(), startedAt: new Date().toISOString(), services: {}, resources: [] };
   }
 
   static create(dir: string, runId: string): RunState {

@@ -70,19 +70,23 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * Polls until the group is empty or `ms` pass; resolves whether it is empty. `leaderExited` (the
- * leader's `exit` event, where this process is its parent) ends a wait at once: a group most often
- * ends with its leader, and the first poll's 2 ms were most of a stop.
+ * The group's leader where this process is its parent: until its `exit` event the group is alive
+ * (a dead leader stays a zombie until Node reaps it), so no check of /proc is needed meanwhile; and
+ * the event ends a wait at once, since a group most often ends with its leader.
  */
-export async function waitGroupGone(pgid: number, ms: number, leaderExited?: Promise<unknown>): Promise<boolean> {
+export interface Leader {
+  exited(): boolean;
+  readonly exit: Promise<unknown>;
+}
+
+/** Polls until the group is empty or `ms` pass; resolves whether it is empty. */
+export async function waitGroupGone(pgid: number, ms: number, leader?: Leader): Promise<boolean> {
   const deadline = Date.now() + ms;
   let delay = 2;
-  let woken = false;
-  void leaderExited?.then(() => (woken = true));
-  while (groupAlive(pgid)) {
+  while (leader ? !leader.exited() || groupAlive(pgid) : groupAlive(pgid)) {
     if (Date.now() >= deadline) return false;
     const wait = sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
-    await (leaderExited && !woken ? Promise.race([wait, leaderExited]) : wait);
+    await (leader && !leader.exited() ? Promise.race([wait, leader.exit]) : wait);
     delay = Math.min(delay * 2, 50);
   }
   return true;
@@ -92,10 +96,10 @@ export async function waitGroupGone(pgid: number, ms: number, leaderExited?: Pro
  * SIGTERM to the whole group, SIGKILL to whatever is left after `graceMs`: children and
  * grandchildren that stayed in the group die with the leader, SIGTERM-ignorers included.
  */
-export async function terminateGroup(pgid: number, graceMs: number, leaderExited?: Promise<unknown>): Promise<boolean> {
-  if (!groupAlive(pgid)) return true;
+export async function terminateGroup(pgid: number, graceMs: number, leader?: Leader): Promise<boolean> {
+  if (leader?.exited() !== false && !groupAlive(pgid)) return true;
   signalGroup(pgid, "SIGTERM");
-  if (await waitGroupGone(pgid, graceMs, leaderExited)) return true;
+  if (await waitGroupGone(pgid, graceMs, leader)) return true;
   signalGroup(pgid, "SIGKILL");
-  return waitGroupGone(pgid, 5_000);
+  return waitGroupGone(pgid, 5_000, leader);
 }

@@ -10,7 +10,7 @@ import { processStartTime } from "../../host/proc-stat.js";
 import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { processFiles, writeProcessFiles } from "./process-files.js";
-import { terminateGroup, signalGroup } from "./process-group.js";
+import { type Leader, terminateGroup, signalGroup } from "./process-group.js";
 import { resolveBinary } from "./resolve-binary.js";
 import { forgetGroup, forgetRun, watchGroup, watchRun } from "../../host/watchdog.js";
 
@@ -64,7 +64,7 @@ export class ProcessRuntime implements Runtime {
     context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid, startedAt: processStartTime(pid) });
     child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
     child.stderr!.on("data", (chunk: Buffer) => context.log.write("stderr", chunk));
-    const leaderExited = once(child, "exit").catch(() => {});
+    const leader: Leader = { exited: () => child.exitCode !== null || child.signalCode !== null, exit: once(child, "exit").catch(() => {}) };
     const exited = exitOf(child).then((info) => {
       context.log.flush();
       return info;
@@ -81,7 +81,7 @@ export class ProcessRuntime implements Runtime {
         log(`${service.name}: stopping group ${pid} (SIGTERM, SIGKILL after ${graceMs} ms)`);
         // A paused group would hold SIGTERM pending for its whole grace.
         signalGroup(pid, "SIGCONT");
-        const gone = await terminateGroup(pid, graceMs, leaderExited);
+        const gone = await terminateGroup(pid, graceMs, leader);
         if (!gone) {
           throw new HarnessError(`Service "${service.name}" did not stop: its process group ${pid} survived SIGKILL`, {
             code: "E_STOP_FAILED",
