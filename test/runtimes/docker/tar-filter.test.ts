@@ -164,7 +164,7 @@ describe("tarFilter", () => {
       { name: `blobs/sha256/${LAYER}`, content: payload(10, "x") },
     ]);
     // Break the second header (after the first entry's header and its one data block).
-    input[1024 + 5] ^= 0xff;
+    input[1024 + 5] = input[1024 + 5]! ^ 0xff;
     const { output, filter } = await filtered(input, byDigest([LAYER]));
     expect(output.equals(input)).toBe(true);
     expect(filter.stats.droppedEntries).toEqual([]);
