@@ -44,9 +44,9 @@ export async function shipImage(from: Docker, to: Docker, ref: string, progress:
   const started = Date.now();
   const sent = { bytes: 0 };
   let said = false;
-  const say = (state: string) => {
+  const say = (state: string, note = "") => {
     said = true;
-    write(`meshbed: ${progress.service}: image ${ref} ${state} node ${progress.node}: ${(sent.bytes / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    write(`meshbed: ${progress.service}: image ${ref} ${state} node ${progress.node}: ${(sent.bytes / 1e6).toFixed(1)} MB in ${((Date.now() - started) / 1000).toFixed(1)} s${note}`);
   };
   const timer = setInterval(() => say("shipping to"), PROGRESS_EVERY_MS);
   timer.unref();
@@ -84,7 +84,7 @@ export async function shipImage(from: Docker, to: Docker, ref: string, progress:
     clearInterval(timer);
   }
   result.bytes = sent.bytes;
-  if (said) say("shipped to");
+  if (said) say("shipped to", result.leftOut.layers > 0 ? ` (${(result.leftOut.bytes / 1e6).toFixed(1)} MB of layers the node has left out)` : "");
   const saved = result.leftOut.layers > 0 ? ` (${result.leftOut.layers} layers the node has left out: ${result.leftOut.bytes} bytes)` : "";
   log(`shipped ${ref} to ${progress.node}: ${result.bytes} bytes${saved} in ${Date.now() - started} ms${result.retried ? ", the second time whole" : ""}`);
   return result;
