@@ -54,6 +54,7 @@ export async function shipImage(from: Docker, to: Docker, ref: string, progress:
   try {
     // The engine writes the whole archive to its disk before the first byte: the node is asked what it has meanwhile.
     const archive = from.getImage(ref).get() as Promise<NodeJS.ReadableStream>;
+    // Awaited below; should a step before that fail, that step's error is the one reported.
     archive.catch(() => {});
     const layers = await imageLayers(from, ref);
     const have = await nodeLayers(to, layers).catch((error: unknown) => {
