@@ -260,7 +260,7 @@ export class NodeDockerRuntime implements Runtime {
     if (!shipping) {
       const remote = remoteOf(service);
       this.#state?.record({ kind: NODE_IMAGE, id: `${label} ${ref}`, ref, node: nodeForState(remote.host, remote.user, remote.ssh) });
-      shipping = shipImage(from.docker, to.docker, ref, { service: service.name, node: label });
+      shipping = shipImage(from.docker, to.docker, ref, { service: service.name, node: label }).then(() => {});
       placed.set(ref, shipping);
     }
     await shipping;
