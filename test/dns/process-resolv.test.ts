@@ -29,7 +29,7 @@ describe.skipIf(!ready)("names (network.dns) for a local process in a mount name
           startTimeoutMs: 5_000,
         })
         .start();
-      expect((await harness.services.api.status()).state).toBe("healthy");
+      expect((await harness.service("api").status()).state).toBe("healthy");
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
