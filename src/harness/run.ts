@@ -124,15 +124,27 @@ export class Run implements Stoppable {
   async #stopAll(): Promise<void> {
     const errors: HarnessError[] = [];
     this.state.holdWrites();
+    // A stop that takes long says what it waits for (once), so that a hang names its part.
+    let waitingFor = "the partitions' removal";
+    const stopping = new Set<string>();
+    const slow = setTimeout(() => {
+      const services = stopping.size > 0 ? ` (${[...stopping].join(", ")})` : "";
+      process.stderr.write(`meshbed: run ${this.plan.runId} is still stopping after ${SLOW_STOP_MS / 1000} s: waiting for ${waitingFor}${services}\n`);
+    }, SLOW_STOP_MS);
+    slow.unref();
     // While the services (and their nodes' SSH connections) are still there.
     await this.partitions.dispose().catch((error: unknown) => errors.push(error as HarnessError));
+    waitingFor = "services to stop";
     for (const level of [...this.plan.levels].reverse()) {
       await Promise.all(
         level.map(async (name) => {
           const controller = this.controllers.get(name)!;
+          stopping.add(name);
           try {
             await controller.stop();
+            stopping.delete(name);
           } catch (error) {
+            stopping.delete(name);
             errors.push(
               asStopError(
                 name,
@@ -145,6 +157,7 @@ export class Run implements Stoppable {
       );
     }
     for (const [kind, runtime] of this.runtimes) {
+      waitingFor = `the ${kind} runtime's clean-up`;
       // The wireguard target's runtime, then the mesh: both are tried, the first failure is that target's.
       const failures: unknown[] = [];
       await Promise.resolve(runtime.dispose?.()).catch((e: unknown) => failures.push(e));
@@ -154,12 +167,14 @@ export class Run implements Stoppable {
         errors.push(new HarnessError(`The ${kind} runtime did not clean up: ${(error as Error).message}`, { code: "E_STOP_FAILED", cause: error }));
       }
     }
+    waitingFor = "the fault proxies, the DNS server and the logs to close";
     await this.faults.close();
     await this.dns?.close();
     await Promise.all([...this.controllers.values()].map((c) => c.log.close()));
     // Last: its clients saw every service stop.
     await this.status?.close();
     untrack(this);
+    clearTimeout(slow);
     if (errors.length > 0) {
       this.state.releaseWrites();
       throw new StopError(errors);
@@ -167,6 +182,9 @@ export class Run implements Stoppable {
     this.state.remove();
   }
 }
+
+/** After how long a stop says what it is still waiting for. */
+const SLOW_STOP_MS = 30_000;
 
 function abandoned(signal: AbortSignal): StartError {
   const reason = signal.reason as Error | undefined;

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import type { Resource } from "./run-state.js";
+import { type Resource, removeRunDir } from "./run-state.js";
 import { type RunRecord, listRuns } from "./runs.js";
 import { HarnessError } from "../errors.js";
 
@@ -111,7 +111,7 @@ export async function reapRunWith(reapers: ReaperRegistry, run: RunRecord): Prom
       for (const resource of resources) report.failed.push({ resource, error: (error as Error).message });
     }
   }
-  if (report.failed.length === 0) fs.rmSync(run.dir, { recursive: true, force: true });
+  if (report.failed.length === 0) removeRunDir(run.dir);
   else fs.writeFileSync(path.join(run.dir, FAILED_MARK), `${new Date().toISOString()}\n`, { mode: 0o600 });
   return report;
 }

@@ -144,7 +144,7 @@ export class RunState {
   /** Removes the state dir: the run left nothing behind. */
   remove(): void {
     this.#removed = true;
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    removeRunDir(this.dir);
     unmarkRunOnDisk();
   }
 
@@ -165,4 +165,20 @@ export class RunState {
     fs.writeFileSync(tmp, JSON.stringify(this.#state, null, 2), { mode: 0o600 });
     fs.renameSync(tmp, this.#file);
   }
+}
+
+/**
+ * Removes a run's dir with its state file last: a process killed halfway (a stop, or a reap by
+ * another start) leaves a dir that still says whose it is and what it held, so the next cleanup
+ * finds it and finishes; a dir without its state file would be left for ever.
+ */
+export function removeRunDir(dir: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) if (entry !== "state.json") fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+  fs.rmSync(dir, { recursive: true, force: true });
 }

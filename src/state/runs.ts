@@ -32,18 +32,10 @@ export function listRuns(root = os.tmpdir()): RunRecord[] {
 }
 
 export function readRun(dir: string): RunRecord | undefined {
-  let state: StateFile;
-  try {
-    state = JSON.parse(fs.readFileSync(path.join(dir, "state.json"), "utf8")) as StateFile;
-  } catch {
-    return undefined;
-  }
-  let descriptor: HarnessDescriptor | undefined;
-  try {
-    descriptor = JSON.parse(fs.readFileSync(path.join(dir, "descriptor.json"), "utf8")) as HarnessDescriptor;
-  } catch {
-    descriptor = undefined;
-  }
+  // The .tmp when a process was killed between writing it and renaming it over (or into) state.json.
+  const state = readJson<StateFile>(path.join(dir, "state.json")) ?? readJson<StateFile>(path.join(dir, "state.json.tmp"));
+  if (!state) return undefined;
+  const descriptor = readJson<HarnessDescriptor>(path.join(dir, "descriptor.json"));
   return { runId: state.runId, dir, state, ownerAlive: ownerAlive(state), descriptor };
 }
 
@@ -55,4 +47,12 @@ function ownerAlive(state: StateFile): boolean {
   }
   // The pid may have been reused since: the start time tells.
   return state.pidStart == null || processStartTime(state.pid) === state.pidStart;
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,8 +3,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { afterEach, describe, expect, it } from "vitest";
-import { RunState } from "../../src/state/run-state.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { RunState, removeRunDir } from "../../src/state/run-state.js";
+import { readRun } from "../../src/state/runs.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -50,5 +51,38 @@ describe("RunState", () => {
     await nextTurn();
     expect(fs.statSync(state.dir).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(state.dir, "state.json")).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe("a run dir cut short", () => {
+  it("is still found by its state file's .tmp when a process died between writing it and renaming it", () => {
+    const state = newState();
+    state.record({ kind: "process", id: "4242" });
+    return Promise.resolve().then(() => {
+      fs.renameSync(path.join(state.dir, "state.json"), path.join(state.dir, "state.json.tmp"));
+      const run = readRun(state.dir);
+      expect(run?.state.resources.map((r) => r.id)).toEqual(["4242"]);
+    });
+  });
+
+  it("is removed with its state file last, so that a removal killed halfway leaves a dir the next cleanup finds", () => {
+    const state = newState();
+    const removed: string[] = [];
+    const rmSync = fs.rmSync;
+    // Each removal as it happens, in order (the dir's own last).
+    const spy = vi.spyOn(fs, "rmSync").mockImplementation((target, options) => {
+      removed.push(path.relative(state.dir, String(target)) || ".");
+      rmSync(target, options);
+    });
+    try {
+      fs.writeFileSync(path.join(state.dir, "descriptor.json"), "{}");
+      removeRunDir(state.dir);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(removed.at(-1)).toBe(".");
+    expect(removed.slice(0, -1)).not.toContain("state.json");
+    expect(removed).toContain("descriptor.json");
+    expect(fs.existsSync(state.dir)).toBe(false);
   });
 });
