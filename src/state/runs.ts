@@ -31,10 +31,13 @@ export function listRuns(root = os.tmpdir()): RunRecord[] {
   return runs.sort((a, b) => a.state.startedAt.localeCompare(b.state.startedAt));
 }
 
+/** How old a run dir without a state file must be to be taken for a dead run's (its owner writes one at once). */
+const STATELESS_AFTER_MS = 1_000;
+
 export function readRun(dir: string): RunRecord | undefined {
   // The .tmp when a process was killed between writing it and renaming it over (or into) state.json.
   const state = readJson<StateFile>(path.join(dir, "state.json")) ?? readJson<StateFile>(path.join(dir, "state.json.tmp"));
-  if (!state) return undefined;
+  if (!state) return statelessRun(dir);
   const descriptor = readJson<HarnessDescriptor>(path.join(dir, "descriptor.json"));
   return { runId: state.runId, dir, state, ownerAlive: ownerAlive(state), descriptor };
 }
@@ -55,4 +58,22 @@ function readJson<T>(file: string): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A run dir with no state file left (a process died while making or removing it): nothing is
+ * recorded in it, so it is a dead run's with no resources, for a cleanup to remove. A dir younger
+ * than a second may be a start's, between its mkdir and its first write: not yet.
+ */
+function statelessRun(dir: string): RunRecord | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    return undefined;
+  }
+  if (!stat.isDirectory() || Date.now() - stat.mtimeMs < STATELESS_AFTER_MS) return undefined;
+  const runId = path.basename(dir).replace(/^harness-/, "");
+  const state: StateFile = { runId, pid: 0, pidStart: null, startedAt: stat.mtime.toISOString(), services: {}, resources: [] };
+  return { runId, dir, state, ownerAlive: false, descriptor: undefined };
 }

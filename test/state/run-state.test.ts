@@ -6,6 +6,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { RunState, removeRunDir } from "../../src/state/run-state.js";
 import { readRun } from "../../src/state/runs.js";
+import { reapOrphans } from "../../src/runtimes/reapers.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -84,5 +85,22 @@ describe("a run dir cut short", () => {
     expect(removed.slice(0, -1)).not.toContain("state.json");
     expect(removed).toContain("descriptor.json");
     expect(fs.existsSync(state.dir)).toBe(false);
+  });
+});
+
+describe("a run dir with no state file left", () => {
+  it("is a dead run with nothing recorded once a second old, which a reap removes; a younger one is left to its start", async () => {
+    const dir = path.join(os.tmpdir(), `harness-stateless${process.pid}`);
+    dirs.push(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    expect(readRun(dir)).toBeUndefined();
+    const old = new Date(Date.now() - 5_000);
+    fs.utimesSync(dir, old, old);
+    const run = readRun(dir)!;
+    expect(run).toMatchObject({ runId: `stateless${process.pid}`, ownerAlive: false });
+    expect(run.state.resources).toEqual([]);
+    const [report] = await reapOrphans([run]);
+    expect(report!.failed).toEqual([]);
+    expect(fs.existsSync(dir)).toBe(false);
   });
 });
