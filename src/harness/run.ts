@@ -167,10 +167,13 @@ export class Run implements Stoppable {
         errors.push(new HarnessError(`The ${kind} runtime did not clean up: ${(error as Error).message}`, { code: "E_STOP_FAILED", cause: error }));
       }
     }
-    waitingFor = "the fault proxies, the DNS server and the logs to close";
+    waitingFor = "the fault proxies to close";
     await this.faults.close();
+    waitingFor = "the DNS server to close";
     await this.dns?.close();
+    waitingFor = "the service logs to close";
     await Promise.all([...this.controllers.values()].map((c) => c.log.close()));
+    waitingFor = "the status server to close";
     // Last: its clients saw every service stop.
     await this.status?.close();
     untrack(this);
