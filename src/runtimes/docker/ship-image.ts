@@ -3,6 +3,7 @@ import type Docker from "dockerode";
 import { debugFor } from "../../debug.js";
 import { StartError } from "../../errors.js";
 import { engineMessage } from "./engine.js";
+import { findImage } from "./images.js";
 import { layersOnNode, skippableEntries } from "./shared-layers.js";
 import { type TarFilter, tarFilter } from "./tar-filter.js";
 
@@ -92,7 +93,7 @@ export async function shipImage(from: Docker, to: Docker, ref: string, progress:
 }
 
 async function imageLayers(docker: Docker, ref: string): Promise<readonly string[]> {
-  return (await docker.getImage(ref).inspect()).RootFS?.Layers ?? [];
+  return (await findImage(docker, ref))?.RootFS?.Layers ?? [];
 }
 
 /** One `POST /images/load` of `archive` (through `filter`, if any), to its end. */
