@@ -9,6 +9,7 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { EdgeProxy, type Toxic } from "../../src/faults/edge-proxy.js";
 import { HarnessError } from "../../src/errors.js";
+import { resetSocket } from "../../src/faults/reset-socket.js";
 
 const HOST = "127.0.0.1";
 
@@ -450,6 +451,23 @@ describe("failures and closing", () => {
     // And it still forwards.
     const third = await Caller.open(proxy.port);
     expect(await third.roundTrip()).toBeGreaterThanOrEqual(49);
+  });
+
+  it("resets a socket whose FIN is still on its way, and its close comes (a reset libuv refuses then left it open)", async () => {
+    const silent = await target({ silent: true });
+    const socket = net.connect({ host: HOST, port: silent.port });
+    socket.on("error", () => {});
+    await new Promise((resolve) => socket.once("connect", resolve));
+    let closed = false;
+    socket.once("close", () => {
+      closed = true;
+    });
+    socket.end();
+    // In the same tick as the end(): Node's own resetAndDestroy() fails with EINVAL here and never closes.
+    resetSocket(socket);
+    await waitFor(() => closed, "the reset socket's close");
+    // The FIN went first: the target sees the end (a reset after it shows only when the target writes).
+    await waitFor(() => silent.accepted[0]?.ended === true, "the target to see the end");
   });
 
   it("close() destroys every connection, frees the port, and runs once", async () => {
