@@ -118,7 +118,7 @@ export async function run() {
       runs: benchRuns(11),
       targets: { "without dns": "<=1.05" },
       sides: { meshbed: { run: () => timed(true) }, "without dns": { run: () => timed(false) } },
-      notes: { meshbed: "network.dns: true (as root: each process in a mount namespace of its own)", "without dns": "the same topology, network.dns off" },
+      notes: { meshbed: "network.dns: true (as root: the processes of a view in one mount namespace of their own)", "without dns": "the same topology, network.dns off" },
     })),
   );
   return rows;

@@ -69,6 +69,8 @@ export class Run implements Stoppable {
     const abandon = AbortSignal.any([signal, failed.signal]);
     // Before anything is created: the exit hook's last resort (`killNow`) cannot await an import.
     await preloadReapers(this.runtimes.keys());
+    // Loaded while the run-wide set-up is made (only with names: a run without them never loads dns-packet).
+    const dnsModules = this.plan.dns ? loadDnsModules() : undefined;
     // Docker resources are reaped by the run's label: recorded before `prepare` makes the first (the
     // network), so that a crash before any container is recorded still leaves the reaper a trace.
     if (this.runtimes.has("docker")) this.state.record({ kind: "docker-run", id: this.plan.runId });
@@ -77,7 +79,7 @@ export class Run implements Stoppable {
       if (kind === "wireguard") await this.meshSetup?.up(this.state);
     }
     // After the set-up: the addresses it listens on (the run network's gateway, the hub's mesh address) exist now.
-    if (this.plan.dns) await this.#startDns(this.plan.dns);
+    if (this.plan.dns) await this.#startDns(this.plan.dns, await dnsModules!);
     const ready = new Map<string, Promise<void>>();
     const errors: unknown[] = [];
     for (const name of this.plan.levels.flat()) {
@@ -102,8 +104,7 @@ export class Run implements Stoppable {
     if (errors.length > 0) throw rootCause(errors, signal);
   }
 
-  async #startDns(names: NonNullable<Plan["dns"]>): Promise<void> {
-    const [{ DnsServer }, { hostResolvers }] = await Promise.all([import("../dns/dns-server.js"), import("../dns/host-resolvers.js")]);
+  async #startDns(names: NonNullable<Plan["dns"]>, [{ DnsServer }, { hostResolvers }]: DnsModules): Promise<void> {
     const note = (line: string) => {
       for (const controller of this.controllers.values()) controller.log.push("stderr", line);
     };
@@ -184,6 +185,19 @@ export class Run implements Stoppable {
     }
     this.state.remove();
   }
+}
+
+type DnsModules = [typeof import("../dns/dns-server.js"), typeof import("../dns/host-resolvers.js")];
+let dnsModules: Promise<DnsModules> | undefined;
+
+/** The DNS server's modules, imported once per process: a later run's import still costs a few ms (more under a loader such as tsx). */
+function loadDnsModules(): Promise<DnsModules> {
+  if (!dnsModules) {
+    dnsModules = Promise.all([import("../dns/dns-server.js"), import("../dns/host-resolvers.js")]);
+    // A set-up that fails first never awaits it.
+    dnsModules.catch(() => {});
+  }
+  return dnsModules;
 }
 
 /** After how long a stop says what it is still waiting for. */

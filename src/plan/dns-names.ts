@@ -28,7 +28,7 @@ export interface DnsNames {
   readonly hostAddress: string;
   /** Each service's server address, as it reaches it (its `HARNESS_DNS` without the port). */
   readonly serverOf: Readonly<Record<string, string>>;
-  /** The address a service's queries come from (a process's: the loopback it asks) → that service (the first one at an address). */
+  /** The address a service's queries come from (a process's: the loopback it asks, one per view) → that service (the first one at an address). */
   readonly askers: Readonly<Record<string, string>>;
   /** Each service's names: target service → its record as that service reaches it. */
   readonly views: Readonly<Record<string, Readonly<Record<string, NameRecord>>>>;
@@ -50,14 +50,31 @@ export function checkNameLabels(services: readonly ServiceSpec[]): void {
   }
 }
 
-/** The server's address as each service reaches it: the host's address for it, a loopback of its own for a process. */
-export function dnsServers(services: readonly ServiceSpec[], placements: ReadonlyMap<string, Placement>, host: HostAddresses, facts: DnsFacts): Record<string, string> {
+/**
+ * The server's address as each service reaches it: the host's address for it; for processes a
+ * loopback address per view (127.a.b.1, .2…). A process's queries all come from 127.0.0.1, so the
+ * address it asks is what tells its view: processes that see every target alike (no fault edge of
+ * their own) share one, and so one resolv.conf and one mount namespace (process-runtime.ts).
+ */
+export function dnsServers(
+  services: readonly ServiceSpec[],
+  placements: ReadonlyMap<string, Placement>,
+  host: HostAddresses,
+  facts: DnsFacts,
+  endpoints: ReadonlyMap<string, ReadonlyMap<string, Endpoint>>,
+): Record<string, string> {
   const servers: Record<string, string> = {};
-  let processes = 0;
+  const byView = new Map<string, string>();
   for (const service of services) {
     const placement = placements.get(service.name)!;
-    // Each process its own address (127.a.b.1, .2…): its queries tell which process asks.
-    const ip = placement.location === "host" ? `${facts.loopbackPrefix}.${++processes}` : hostAs(placement, host);
+    let ip: string | undefined;
+    if (placement.location === "host") {
+      const view = JSON.stringify(Object.entries(recordsOf(endpoints.get(service.name))).sort(([a], [b]) => (a < b ? -1 : 1)));
+      ip = byView.get(view) ?? `${facts.loopbackPrefix}.${byView.size + 1}`;
+      byView.set(view, ip);
+    } else {
+      ip = hostAs(placement, host);
+    }
     if (ip !== undefined) servers[service.name] = ip;
   }
   return servers;
@@ -131,10 +148,10 @@ export function nameOf(names: DnsNames, qname: string): { service: string; srv: 
 /** Where a service's queries come from, and the server address they go to: what the server tells it by. */
 export function askerOf(names: DnsNames, service: string): { source: string; local: string | undefined } | undefined {
   const local = names.serverOf[service];
+  // A process asks its view's loopback address (shared by the processes of that view), from 127.0.0.1.
+  if (local?.startsWith("127.") && names.askers[local] !== undefined) return { source: "127.0.0.1", local };
   const at = Object.entries(names.askers).find(([, s]) => s === service)?.[0];
-  if (at === undefined) return undefined;
-  // A process asks its own loopback address, from 127.0.0.1.
-  return at === local ? { source: "127.0.0.1", local } : { source: at, local };
+  return at === undefined ? undefined : { source: at, local };
 }
 
 /** One line per service: what each name answers it (`meshbed plan`). */

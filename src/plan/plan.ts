@@ -92,8 +92,8 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
   checkHostPorts(spec.services, placements);
   const proxies = planProxies(spec, placements, facts);
   if (facts.dns) checkNameLabels(spec.services);
-  const servers = facts.dns ? dnsServers(spec.services, placements, facts.addresses, facts.dns) : undefined;
-  const endpoints = new Map<string, Map<string, Endpoint>>();
+  const endpoints = new Map(spec.services.map((s) => [s.name, endpointsOf(s, spec.services, placements, proxies, facts.addresses)]));
+  const servers = facts.dns ? dnsServers(spec.services, placements, facts.addresses, facts.dns, endpoints) : undefined;
   const fromHostOf = new Map<string, Endpoint>();
 
   const services: Record<string, PlannedService> = {};
@@ -102,18 +102,9 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     const dir = path.join(facts.runDir, service.name);
     const envFile = placement.location === "host" ? path.join(dir, "service.env") : remoteEnvFile(service);
     const injected: Record<string, string> = {};
-    const seen = new Map<string, Endpoint>();
-    endpoints.set(service.name, seen);
-    // Its own name answers its own address, as it reaches itself.
-    const self = addressFor(placement, placement, facts.addresses);
-    if (self) seen.set(service.name, self);
-    for (const other of spec.services) {
-      if (other.name === service.name) continue;
-      const proxy = proxies.find((p) => p.caller === service.name && p.target === other.name);
-      const endpoint = proxy?.listen ?? addressFor(placements.get(other.name)!, placement, facts.addresses);
-      if (!endpoint) continue;
-      seen.set(other.name, endpoint);
-      const prefix = envPrefix(other.name);
+    for (const [target, endpoint] of endpoints.get(service.name)!) {
+      if (target === service.name) continue;
+      const prefix = envPrefix(target);
       injected[`${prefix}_HOST`] = endpoint.host;
       if (endpoint.port !== undefined) {
         injected[`${prefix}_ADDR`] = formatEndpoint(endpoint);
@@ -159,6 +150,30 @@ export function makePlan(spec: TopologySpec, facts: HostFacts): Plan {
     proxies: Object.freeze(proxies),
     ...(facts.dns && servers && { dns: dnsNames({ runId: facts.runId, facts: facts.dns, placements, servers, endpoints, fromHost: fromHostOf }) }),
   });
+}
+
+/**
+ * The address table's row of one caller: every target it has an address of → that endpoint (a fault
+ * proxy's when the edge has one), its own name first (its own address, as it reaches itself).
+ */
+function endpointsOf(
+  caller: ServiceSpec,
+  all: readonly ServiceSpec[],
+  placements: ReadonlyMap<string, Placement>,
+  proxies: readonly PlannedProxy[],
+  addresses: HostAddresses,
+): Map<string, Endpoint> {
+  const placement = placements.get(caller.name)!;
+  const seen = new Map<string, Endpoint>();
+  const self = addressFor(placement, placement, addresses);
+  if (self) seen.set(caller.name, self);
+  for (const other of all) {
+    if (other.name === caller.name) continue;
+    const proxy = proxies.find((p) => p.caller === caller.name && p.target === other.name);
+    const endpoint = proxy?.listen ?? addressFor(placements.get(other.name)!, placement, addresses);
+    if (endpoint) seen.set(other.name, endpoint);
+  }
+  return seen;
 }
 
 /** The proxy of each fault edge: where its caller reaches this host, at the port picked for it. */

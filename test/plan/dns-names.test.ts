@@ -15,7 +15,19 @@ function plan(withFaults = false) {
     serviceSpec("edge", "remote_lan", { port: 9000, options: { remoteRoot: "/opt/harness" } }),
     serviceSpec("far", "wireguard", { port: 9100, options: { remoteRoot: "/opt/harness" } }),
   );
-  const withEdges = withFaults ? { ...spec, options: { faults: { edges: [["edge", "postgres"] as const] } } } : spec;
+  const withEdges = withFaults
+    ? {
+        ...spec,
+        options: {
+          faults: {
+            edges: [
+              ["edge", "postgres"],
+              ["cli", "postgres"],
+            ] as const,
+          },
+        },
+      }
+    : spec;
   return makePlan(
     withEdges,
     hostFacts({
@@ -23,7 +35,7 @@ function plan(withFaults = false) {
       hostPorts: { postgres: 32768 },
       ips: { postgres: { containerIp: "172.30.0.2" }, edge: { lanIp: "10.77.0.5" }, far: { lanIp: "10.78.0.6", meshIp: "10.42.0.2" } },
       addresses: { containerGateway: "172.30.0.1", lanIpToward: { "10.77.0.5": "10.77.0.1" }, hubMeshIp: "10.42.0.1" },
-      ...(withFaults && { proxyPorts: { "edge>postgres": 40001 } }),
+      ...(withFaults && { proxyPorts: { "edge>postgres": 40001, "cli>postgres": 40002 } }),
     }),
   );
 }
@@ -39,19 +51,24 @@ function firstData(decision: ReturnType<typeof ask>): unknown {
 }
 
 describe("the run's names (network.dns)", () => {
-  it("gives every service its own server address and HARNESS_DNS, as it reaches this host", () => {
+  it("gives every service its server address and HARNESS_DNS, as it reaches this host: processes one per view", () => {
     const p = plan();
-    expect(p.dns!.serverOf).toEqual({ api: "127.99.7.1", cli: "127.99.7.2", postgres: "172.30.0.1", edge: "10.77.0.1", far: "10.42.0.1" });
+    // api and cli see every target alike: one address (one resolv.conf, one mount namespace).
+    expect(p.dns!.serverOf).toEqual({ api: "127.99.7.1", cli: "127.99.7.1", postgres: "172.30.0.1", edge: "10.77.0.1", far: "10.42.0.1" });
     expect(p.services.postgres!.env.HARNESS_DNS).toBe("172.30.0.1:53");
-    expect(p.services.api!.env.HARNESS_DNS).toBe("127.99.7.1:53");
-    expect([...p.dns!.listen].sort()).toEqual(["10.42.0.1", "10.77.0.1", "127.99.7.1", "127.99.7.2", "127.99.7.254", "172.30.0.1"]);
+    expect(p.services.cli!.env.HARNESS_DNS).toBe("127.99.7.1:53");
+    expect([...p.dns!.listen].sort()).toEqual(["10.42.0.1", "10.77.0.1", "127.99.7.1", "127.99.7.254", "172.30.0.1"]);
     expect(p.dns!.domain).toBe("t1.meshbed");
+    // cli's fault edge to postgres gives it a view, and so an address, of its own.
+    const faulty = plan(true);
+    expect(faulty.dns!.serverOf).toMatchObject({ api: "127.99.7.1", cli: "127.99.7.2" });
+    expect(faulty.dns!.askers).toMatchObject({ "127.99.7.1": "api", "127.99.7.2": "cli" });
   });
 
   it("answers each asker exactly what its *_HOST and *_PORT say, for every pair", () => {
     const p = plan(true);
     for (const asker of Object.keys(p.services)) {
-      const source = Object.entries(p.dns!.askers).find(([, s]) => s === asker)![0];
+      const source = p.services[asker]!.target === "process" ? p.dns!.serverOf[asker]! : Object.entries(p.dns!.askers).find(([, s]) => s === asker)![0];
       for (const target of Object.keys(p.services)) {
         if (target === asker) continue;
         const prefix = target.toUpperCase();
@@ -73,6 +90,8 @@ describe("the run's names (network.dns)", () => {
     const viaProxy = ask(p, "10.77.0.5", "postgres");
     expect(firstData(viaProxy)).toBe("10.77.0.1");
     expect(p.services.edge!.env.POSTGRES_ADDR).toBe("10.77.0.1:40001");
+    expect(firstData(ask(p, "127.99.7.2", "postgres"))).toBe("127.0.0.1");
+    expect(p.services.cli!.env.POSTGRES_ADDR).toBe("127.0.0.1:40002");
   });
 
   it("answers the host's own view to any other loopback source, forwards other names, refuses strangers", () => {

@@ -12,7 +12,9 @@ import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runti
 import { processFiles, writeProcessFiles } from "./process-files.js";
 import { type Leader, terminateGroup, signalGroup } from "./process-group.js";
 import { resolveBinary } from "./resolve-binary.js";
+import { ResolvNamespace } from "./resolv-namespace.js";
 import { forgetGroup, forgetRun, watchGroup, watchRun } from "../../host/watchdog.js";
+import type { RunState } from "../../state/run-state.js";
 
 const log = debugFor("process");
 
@@ -20,14 +22,27 @@ const log = debugFor("process");
 export class ProcessRuntime implements Runtime {
   readonly kind = "process" as const;
   #runId: string | undefined;
+  /** The mount namespace of each server address its processes resolve through (`network.dns`, as root). */
+  readonly #namespaces = new Map<string, ResolvNamespace>();
 
-  /** The watchdog learns the run before its first spawn (see `watchRun`). */
-  async prepare(plan: Plan): Promise<void> {
+  /**
+   * The watchdog learns the run before its first spawn (see `watchRun`). With names, the namespace
+   * of each view is begun here and comes up while the DNS server does; a start waits for its own.
+   */
+  async prepare(plan: Plan, state?: RunState): Promise<void> {
     this.#runId = plan.runId;
     watchRun(plan.runId);
+    if (!state) return;
+    for (const [server, services] of resolvingProcesses(plan)) {
+      const file = path.join(plan.runDir, `resolv.${server}.conf`);
+      fs.writeFileSync(file, resolvConf(server, plan.dns!.domain), { mode: 0o644 });
+      this.#namespaces.set(server, ResolvNamespace.open(file, { runId: plan.runId, services, state }));
+    }
   }
 
   async dispose(): Promise<void> {
+    await Promise.all([...this.#namespaces.values()].map((ns) => ns.close()));
+    this.#namespaces.clear();
     if (this.#runId !== undefined) forgetRun(this.#runId);
   }
 
@@ -43,10 +58,9 @@ export class ProcessRuntime implements Runtime {
     const file = resolveBinary(binary, cwd, env.PATH, service.name);
     // Read and rendered again: a restart writes what the files are now.
     writeProcessFiles(processFiles(service));
-    const resolv = privateResolvConf(service, context.plan);
-    // With a resolv.conf of its own: `unshare -m` (a private mount namespace, the same network), the
-    // file bound over /etc/resolv.conf there, then the binary, exec'd: the pid stays the service's.
-    const [command, argv] = resolv ? ["unshare", ["-m", "--propagation", "private", "sh", "-c", BIND_RESOLV, resolv, file, ...service.args]] : [file, [...service.args]];
+    // With names: in its view's mount namespace, where the run's resolv.conf is /etc/resolv.conf.
+    const namespace = this.#namespaces.get(context.plan.dns?.serverOf[service.name] ?? "");
+    const [command, argv] = namespace ? await namespace.enter([file, ...service.args], cwd) : [file, [...service.args]];
     const child = spawn(command, argv, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     // Watched at once (the pid is known before the spawn event): a harness killed in between leaves nothing.
     if (child.pid !== undefined) watchGroup(child.pid);
@@ -72,8 +86,8 @@ export class ProcessRuntime implements Runtime {
     return {
       exited,
       info: () => ({ pid }),
-      // In its mount namespace (and its cwd: entering one moves to its root): a command beside it resolves names as it does.
-      exec: (argv, signal) => runCommand(resolv ? ["nsenter", "-t", String(pid), "-m", `--wd=${cwd}`, "--", ...argv] : argv, cwd, env, signal),
+      // In its mount namespace: a command beside it resolves names as it does.
+      exec: async (argv, signal) => runCommand(namespace ? (await namespace.enter(argv, cwd)).flat() : argv, cwd, env, signal),
       kill: async (signal) => signalGroup(pid, signal),
       pause: async () => signalGroup(pid, "SIGSTOP"),
       resume: async () => signalGroup(pid, "SIGCONT"),
@@ -97,20 +111,21 @@ export class ProcessRuntime implements Runtime {
   }
 }
 
-const BIND_RESOLV = 'mount --bind "$0" /etc/resolv.conf && exec "$@"';
-
 /**
- * The resolv.conf of a process that resolves through the run's DNS server (`network.dns`): only as
- * root (a mount namespace of its own) and on port 53 (resolv.conf has no port); else it has
- * `HARNESS_DNS` only. Written in its own dir; undefined when it gets none.
+ * The processes that resolve through the run's DNS server by `/etc/resolv.conf` (`network.dns`), by
+ * their server address (one per view): only as root (a mount namespace each view) and on port 53
+ * (resolv.conf has no port); else they have `HARNESS_DNS` only.
  */
-function privateResolvConf(service: PlannedService, plan: Plan): string | undefined {
-  const server = plan.dns?.serverOf[service.name];
-  if (!plan.dns || server === undefined || plan.dns.port !== 53 || process.getuid?.() !== 0) return undefined;
-  const file = path.join(service.dir, "resolv.conf");
-  fs.mkdirSync(service.dir, { recursive: true });
-  fs.writeFileSync(file, resolvConf(server, plan.dns.domain), { mode: 0o644 });
-  return file;
+function resolvingProcesses(plan: Plan): Map<string, string[]> {
+  const byServer = new Map<string, string[]>();
+  const dns = plan.dns;
+  if (dns?.port !== 53 || process.getuid?.() !== 0) return byServer;
+  for (const service of Object.values(plan.services)) {
+    const server = dns.serverOf[service.name];
+    if (service.target !== "process" || server === undefined) continue;
+    byServer.set(server, [...(byServer.get(server) ?? []), service.name]);
+  }
+  return byServer;
 }
 
 function launchOf(service: PlannedService): { binary: string; cwd: string } {
