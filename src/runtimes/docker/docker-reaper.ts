@@ -4,6 +4,7 @@ import type { FamilyReaper } from "../../state/reap.js";
 import type { Resource } from "../../state/run-state.js";
 import { connectEngine } from "./engine.js";
 import { removeImage } from "./images.js";
+import { removeContainer } from "./remove-container.js";
 import { RUN_LABEL, removeNetwork } from "./run-network.js";
 
 const log = debugFor("docker");
@@ -22,7 +23,8 @@ export async function reapDockerRun(runId: string): Promise<void> {
   const { docker } = await connectEngine([]);
   const filters = { label: [`${RUN_LABEL}=${runId}`] };
   for (const info of await docker.listContainers({ all: true, filters })) {
-    await docker.getContainer(info.Id).remove({ force: true, v: true });
+    // The killed harness's own removal may still be going on in the engine: waited for, not a failure.
+    await removeContainer(docker.getContainer(info.Id));
   }
   for (const network of await docker.listNetworks({ filters })) await removeNetwork(docker, network.Id);
   for (const image of await docker.listImages({ filters })) {
