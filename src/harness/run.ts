@@ -143,9 +143,7 @@ export class Run implements Stoppable {
           stopping.add(name);
           try {
             await controller.stop();
-            stopping.delete(name);
           } catch (error) {
-            stopping.delete(name);
             errors.push(
               asStopError(
                 name,
@@ -153,6 +151,8 @@ export class Run implements Stoppable {
                 controller.log.tail(20).map((l) => l.line),
               ),
             );
+          } finally {
+            stopping.delete(name);
           }
         }),
       );

@@ -180,5 +180,12 @@ export function removeRunDir(dir: string): void {
     return;
   }
   for (const entry of entries) if (entry !== "state.json") fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
-  fs.rmSync(dir, { recursive: true, force: true });
+  // What is left is the state file (or nothing): no second walk of the dir.
+  fs.rmSync(path.join(dir, "state.json"), { force: true });
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // Something appeared meanwhile (a write of a process still stopping): removed whole.
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -69,20 +69,28 @@ describe("a run dir cut short", () => {
   it("is removed with its state file last, so that a removal killed halfway leaves a dir the next cleanup finds", () => {
     const state = newState();
     const removed: string[] = [];
-    const rmSync = fs.rmSync;
+    const { rmSync, rmdirSync } = fs;
     // Each removal as it happens, in order (the dir's own last).
-    const spy = vi.spyOn(fs, "rmSync").mockImplementation((target, options) => {
-      removed.push(path.relative(state.dir, String(target)) || ".");
-      rmSync(target, options);
-    });
+    const note = (target: fs.PathLike) => removed.push(path.relative(state.dir, String(target)) || ".");
+    const spies = [
+      vi.spyOn(fs, "rmSync").mockImplementation((target, options) => {
+        note(target);
+        rmSync(target, options);
+      }),
+      vi.spyOn(fs, "rmdirSync").mockImplementation((target, options) => {
+        note(target);
+        rmdirSync(target, options);
+      }),
+    ];
     try {
       fs.writeFileSync(path.join(state.dir, "descriptor.json"), "{}");
       removeRunDir(state.dir);
     } finally {
-      spy.mockRestore();
+      for (const spy of spies) spy.mockRestore();
     }
     expect(removed.at(-1)).toBe(".");
-    expect(removed.slice(0, -1)).not.toContain("state.json");
+    expect(removed.at(-2)).toBe("state.json");
+    expect(removed.slice(0, -2)).not.toContain("state.json");
     expect(removed).toContain("descriptor.json");
     expect(fs.existsSync(state.dir)).toBe(false);
   });
