@@ -9,6 +9,7 @@ import { putContainerFiles } from "./container-files.js";
 import { followContainerLogs, pollContainerLogs } from "./container-logs.js";
 import { containerTarget } from "./container-target.js";
 import { engineMessage, statusOf } from "./engine.js";
+import { removeContainer } from "./remove-container.js";
 import type { HostMapping } from "./published-ports.js";
 import { RUN_LABEL, SERVICE_LABEL } from "./run-network.js";
 
@@ -86,9 +87,9 @@ export async function startContainer(launch: ContainerLaunch, service: PlannedSe
   const kind = launch.record?.kind ?? "docker-container";
   context.state.record({ kind, service: service.name, id, name, ...launch.record?.extra });
   const remove = async () => {
-    await container.remove({ force: true, v: true }).catch((error: unknown) => {
-      if (statusOf(error) !== 404 && statusOf(error) !== 409) throw error;
-    });
+    // Gone when it returns: a removal already in progress (409) is waited for, or the run network's
+    // removal would meet the container's endpoint still there.
+    await removeContainer(container);
     context.state.forget(kind, id);
   };
   try {

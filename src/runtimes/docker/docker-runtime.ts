@@ -9,6 +9,7 @@ import { targetOptions } from "../../topology/target-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { RunState } from "../../state/run-state.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import { removeContainer } from "./remove-container.js";
 import { checkHostFiles } from "./container-files.js";
 import { type ContainerLaunch, createContainer, entrypointOf, startContainer } from "./container.js";
 import type { DockerTarget } from "./docker-options.js";
@@ -176,9 +177,7 @@ export class DockerRuntime implements Runtime {
     this.#created.clear();
     const leftovers = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${this.#runId}`] } });
     for (const info of leftovers) {
-      await docker
-        .getContainer(info.Id)
-        .remove({ force: true, v: true })
+      await removeContainer(docker.getContainer(info.Id))
         .then(() => this.#state?.forget("docker-container", info.Id))
         .catch((error: unknown) => errors.push(`container ${info.Names[0] ?? info.Id}: ${engineMessage(error)}`));
     }

@@ -11,6 +11,7 @@ import { targetOptions } from "../../topology/target-options.js";
 import type { RemoteTarget } from "../ssh/ssh-options.js";
 import type { ServiceSpec } from "../../topology/types.js";
 import type { FactsContext, FactsContribution, RunningService, Runtime, RuntimeContext } from "../runtime.js";
+import { removeContainer } from "./remove-container.js";
 import { checkHostFiles } from "./container-files.js";
 import { type ContainerLaunch, entrypointOf, startContainer } from "./container.js";
 import type { DockerTarget } from "./docker-options.js";
@@ -173,9 +174,7 @@ export class NodeDockerRuntime implements Runtime {
       try {
         const leftovers = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
         for (const info of leftovers) {
-          await docker
-            .getContainer(info.Id)
-            .remove({ force: true, v: true })
+          await removeContainer(docker.getContainer(info.Id))
             .then(() => this.#state?.forget(NODE_CONTAINER, info.Id))
             .catch((error: unknown) => errors.push(`container ${info.Names[0] ?? info.Id} on ${label}: ${engineMessage(error)}`));
         }

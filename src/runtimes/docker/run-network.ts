@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import type Docker from "dockerode";
 import { StartError } from "../../errors.js";
 import { type HostRoute, hostRoutes } from "../../host/routes.js";
@@ -77,12 +78,22 @@ export async function createNetwork(docker: Docker, planned: PlannedNetwork, run
 
 /** Removes the network; a network already gone is fine. */
 export async function removeNetwork(docker: Docker, id: string): Promise<void> {
-  try {
-    await docker.getNetwork(id).remove();
-  } catch (error) {
-    if (statusOf(error) !== 404) throw error;
+  const deadline = Date.now() + ENDPOINTS_WAIT_MS;
+  for (;;) {
+    try {
+      await docker.getNetwork(id).remove();
+      return;
+    } catch (error) {
+      if (statusOf(error) === 404) return;
+      // A container's removal the engine is still finishing holds its endpoint a moment longer.
+      if (!/active endpoints/i.test(engineMessage(error)) || Date.now() >= deadline) throw error;
+      await sleep(50);
+    }
   }
 }
+
+/** How long a network whose containers are gone, or going, may still report their endpoints. */
+const ENDPOINTS_WAIT_MS = 5_000;
 
 /**
  * The same run id starts its search at the same place: a dry run (`plan()`) with a given `runId`
