@@ -9,7 +9,8 @@ export const cleanupCommand: Command = {
   usage: "meshbed cleanup [--json]\n\n      --json   print what was reaped as JSON",
   async run(args) {
     const { values } = parseArgs({ args, options: { json: { type: "boolean" } } });
-    const crashed = deadOwnerMarks();
+    // Every crashed owner's mark, those that starts put off included.
+    const crashed = deadOwnerMarks({ deferred: true });
     const reports = await reapOrphans();
     // The marks of crashed owners whose runs are all reaped now: the next start need not scan again.
     clearMarks(crashed, listRuns());

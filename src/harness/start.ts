@@ -10,6 +10,7 @@ import { Run } from "./run.js";
 import { RunEvents } from "./run-events.js";
 
 const log = debugFor("harness");
+const REAP_RETRY_MS = 10 * 60_000;
 
 /**
  * Plans (nothing created yet), checks every service (still nothing created), then starts. If any
@@ -19,11 +20,12 @@ const log = debugFor("harness");
 export async function startRun(spec: TopologySpec, options: StartOptions): Promise<Run> {
   // What crashed runs left is reaped on the side: it never delays or fails this start. Only when a
   // crash happened (an owner's mark outlived it, owner-marks.ts): otherwise no run's state is read.
-  // A run that could not be reaped (its node unreachable) is tried again at most every 10 minutes.
+  // A run that could not be reaped (its node unreachable, an engine that refuses) is tried again at
+  // most every 10 minutes: until then its owner's mark is deferred, and no start scans for it.
   const crashed = deadOwnerMarks();
   if (crashed.length > 0) {
-    void reapOrphans(undefined, { retryAfterMs: 10 * 60_000 })
-      .then(() => clearMarks(crashed, listRuns()))
+    void reapOrphans(undefined, { retryAfterMs: REAP_RETRY_MS })
+      .then(() => clearMarks(crashed, listRuns(), REAP_RETRY_MS))
       .catch(() => {});
   }
   const runtimes = await loadRuntimes(spec);

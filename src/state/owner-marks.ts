@@ -48,8 +48,13 @@ export function unmarkRunOnDisk(): void {
   liveRuns = Math.max(0, liveRuns - 1);
 }
 
-/** Marks of processes that are gone: a crash left runs (or nothing: a process killed between its last stop and exit). */
-export function deadOwnerMarks(): string[] {
+/**
+ * Marks of processes that are gone: a crash left runs (or nothing: a process killed between its last
+ * stop and exit). A mark whose runs a scan could not reap (an engine that refuses, a node away) is
+ * deferred until its mtime (`clearMarks`): the starts until then do not scan for it again —
+ * `meshbed cleanup` (`{ deferred: true }`) does.
+ */
+export function deadOwnerMarks(options: { deferred?: boolean } = {}): string[] {
   let names: string[];
   try {
     names = fs.readdirSync(DIR);
@@ -60,16 +65,26 @@ export function deadOwnerMarks(): string[] {
   for (const name of names) {
     const [pid, start] = name.split("-").map(Number) as [number, number];
     if (pid === process.pid && start === (ownStartTime() ?? 0)) continue;
-    if (!alive(pid) || (start && processStartTime(pid) !== start)) dead.push(path.join(DIR, name));
+    if (alive(pid) && (!start || processStartTime(pid) === start)) continue;
+    const mark = path.join(DIR, name);
+    if (!options.deferred && deferredUntil(mark) > Date.now()) continue;
+    dead.push(mark);
   }
   return dead;
 }
 
-/** After a reap scan: the marks of gone processes whose runs are all reaped say nothing more (`runs`: what is left on disk). */
-export function clearMarks(marks: readonly string[], runs: readonly { state: { pid: number } }[]): void {
+/**
+ * After a reap scan: the marks of gone processes whose runs are all reaped say nothing more (`runs`:
+ * what is left on disk); one whose runs are left is deferred by `retryAfterMs`, if given (its mtime
+ * set that far ahead: the one stat `deadOwnerMarks` makes of a dead mark).
+ */
+export function clearMarks(marks: readonly string[], runs: readonly { state: { pid: number } }[], retryAfterMs?: number): void {
   const left = new Set(runs.map((r) => r.state.pid));
   for (const mark of marks) {
-    if (left.has(Number(path.basename(mark).split("-")[0]))) continue;
+    if (left.has(Number(path.basename(mark).split("-")[0]))) {
+      if (retryAfterMs !== undefined) defer(mark, retryAfterMs);
+      continue;
+    }
     try {
       fs.rmSync(mark, { force: true });
     } catch {
@@ -84,5 +99,22 @@ function alive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function deferredUntil(mark: string): number {
+  try {
+    return fs.statSync(mark).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function defer(mark: string, ms: number): void {
+  const until = new Date(Date.now() + ms);
+  try {
+    fs.utimesSync(mark, until, until);
+  } catch {
+    // Another user's mark: its owner's next start or cleanup defers it.
   }
 }

@@ -9,7 +9,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { expect, it } from "vitest";
 import { Harness } from "../../src/public/index.js";
-import { deadOwnerMarks } from "../../src/state/owner-marks.js";
+import { clearMarks, deadOwnerMarks } from "../../src/state/owner-marks.js";
 import { fixture } from "../support/process-tracker.js";
 
 it("a crashed owner's mark makes the next start reap its run, then it is cleared", async () => {
@@ -36,4 +36,26 @@ it("a crashed owner's mark makes the next start reap its run, then it is cleared
   for (let i = 0; i < 200 && (fs.existsSync(runDir) || fs.existsSync(mark)); i++) await sleep(25);
   expect(fs.existsSync(runDir)).toBe(false);
   expect(fs.existsSync(mark)).toBe(false);
+});
+
+it("a crashed owner's mark whose run could not be reaped is put off: starts skip it until then, cleanup does not", async () => {
+  // A pid that is gone: a child that has exited.
+  const child = spawn("/bin/true");
+  await new Promise((resolve) => child.once("exit", resolve));
+  const mark = path.join(os.tmpdir(), "meshbed-owners", `${child.pid}-1`);
+  fs.mkdirSync(path.dirname(mark), { recursive: true });
+  fs.writeFileSync(mark, "");
+  try {
+    expect(deadOwnerMarks()).toContain(mark);
+    // Its run is still on disk after the scan: put off by a minute.
+    clearMarks([mark], [{ state: { pid: child.pid! } }], 60_000);
+    expect(fs.existsSync(mark)).toBe(true);
+    expect(deadOwnerMarks()).not.toContain(mark);
+    expect(deadOwnerMarks({ deferred: true })).toContain(mark);
+    // Reaped at last (by cleanup): cleared.
+    clearMarks([mark], []);
+    expect(fs.existsSync(mark)).toBe(false);
+  } finally {
+    fs.rmSync(mark, { force: true });
+  }
 });

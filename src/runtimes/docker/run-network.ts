@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type Docker from "dockerode";
-import { StartError } from "../../errors.js";
+import { HarnessError, StartError } from "../../errors.js";
 import { type HostRoute, hostRoutes } from "../../host/routes.js";
 import type { RunState } from "../../state/run-state.js";
 import { engineMessage, statusOf } from "./engine.js";
@@ -86,10 +86,28 @@ export async function removeNetwork(docker: Docker, id: string): Promise<void> {
     } catch (error) {
       if (statusOf(error) === 404) return;
       // A container's removal the engine is still finishing holds its endpoint a moment longer.
-      if (!/active endpoints/i.test(engineMessage(error)) || Date.now() >= deadline) throw error;
+      if (!/active endpoints/i.test(engineMessage(error))) throw error;
+      if (Date.now() >= deadline) throw await staleEndpoints(docker, id, error);
       await sleep(50);
     }
   }
+}
+
+/**
+ * A network with no container that still "has active endpoints": Docker's own count of them went
+ * wrong (seen with Docker 20.10 after 50 containers of a run were removed at once; moby/moby#42119),
+ * and only a restart of the engine mends it. Said so, with what to do; else the engine's error.
+ */
+async function staleEndpoints(docker: Docker, id: string, error: unknown): Promise<unknown> {
+  const info = await docker
+    .getNetwork(id)
+    .inspect()
+    .catch(() => undefined);
+  if (!info || Object.keys(info.Containers ?? {}).length > 0) return error;
+  return new HarnessError(
+    `Docker will not remove network ${info.Name}: it says the network has active endpoints, but no container is on it — the engine's count of its endpoints is wrong (a Docker bug, moby/moby#42119). Restart the engine (\`sudo systemctl restart docker\`, or end and start dockerd), then run \`meshbed cleanup\``,
+    { code: "E_CLEANUP_FAILED", cause: error },
+  );
 }
 
 /** How long a network whose containers are gone, or going, may still report their endpoints. */
