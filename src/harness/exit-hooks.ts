@@ -13,8 +13,11 @@ const STOP_ON_SIGNAL_MS = 15_000;
 const live = new Set<Stoppable>();
 let installed = false;
 
+let uninstall: NodeJS.Timeout | undefined;
+
 export function track(run: Stoppable): void {
   live.add(run);
+  clearTimeout(uninstall);
   if (installed) return;
   installed = true;
   for (const signal of SIGNALS) process.on(signal, onSignal);
@@ -25,13 +28,22 @@ export function track(run: Stoppable): void {
   if (process.connected) process.on("disconnect", onParentGone);
 }
 
+/**
+ * The listeners go a second after the last run stopped, not at once: a next run (a test's, a
+ * restart loop's) keeps them, and each install and removal is three `sigaction` calls. Meanwhile a
+ * signal does what it would have done without them (`onSignal`, with no run left).
+ */
 export function untrack(run: Stoppable): void {
   live.delete(run);
   if (live.size > 0 || !installed) return;
-  installed = false;
-  for (const signal of SIGNALS) process.off(signal, onSignal);
-  process.off("exit", onExit);
-  process.off("disconnect", onParentGone);
+  clearTimeout(uninstall);
+  uninstall = setTimeout(() => {
+    if (live.size > 0 || !installed) return;
+    installed = false;
+    for (const signal of SIGNALS) process.off(signal, onSignal);
+    process.off("exit", onExit);
+    process.off("disconnect", onParentGone);
+  }, 1_000).unref();
 }
 
 async function onSignal(signal: NodeJS.Signals): Promise<void> {
@@ -40,8 +52,11 @@ async function onSignal(signal: NodeJS.Signals): Promise<void> {
   await stopLiveRuns();
   // Nobody else listens: do what the signal would have done without us.
   if (alone) {
+    clearTimeout(uninstall);
+    installed = false;
     for (const s of SIGNALS) process.off(s, onSignal);
     process.off("exit", onExit);
+    process.off("disconnect", onParentGone);
     process.kill(process.pid, signal);
   }
 }

@@ -125,6 +125,7 @@ export class Run implements Stoppable {
   async #stopAll(): Promise<void> {
     const errors: HarnessError[] = [];
     this.state.holdWrites();
+    this.state.withdrawDescriptor();
     // A stop that takes long says what it waits for (once), so that a hang names its part.
     let waitingFor = "the partitions' removal";
     const stopping = new Set<string>();

@@ -113,6 +113,16 @@ export class RunState {
     this.writePrivate(path.join(this.dir, "descriptor.json"), JSON.stringify(descriptor, null, 2));
   }
 
+  /**
+   * The run no longer says it is ready: its descriptor goes, at the next turn — while the services
+   * stop (whoever reads it now would attach to a run on its way down).
+   */
+  withdrawDescriptor(): void {
+    setImmediate(() => {
+      if (!this.#removed) fs.rmSync(path.join(this.dir, "descriptor.json"), { force: true });
+    });
+  }
+
   forget(kind: string, id: string): void {
     this.#state.resources = this.#state.resources.filter((r) => !(r.kind === kind && r.id === id));
     if (this.#held) this.#dirty = true;
@@ -128,6 +138,13 @@ export class RunState {
    */
   holdWrites(): void {
     this.#held = true;
+    // States noted just before (a restart's "healthy") are held too: written now, the file would be
+    // written out while the services stop, and removed right after.
+    if (this.#pending) {
+      clearImmediate(this.#pending);
+      this.#pending = undefined;
+      this.#dirty = true;
+    }
   }
 
   /** Writes what `holdWrites` held back (the stop failed: the state stays for `meshbed status` and the reaper). */
@@ -173,19 +190,36 @@ export class RunState {
  * finds it and finishes; a dir without its state file would be left for ever.
  */
 export function removeRunDir(dir: string): void {
-  let entries: string[];
+  let entries: fs.Dirent[];
   try {
-    entries = fs.readdirSync(dir);
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
     return;
   }
-  for (const entry of entries) if (entry !== "state.json") fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+  for (const entry of entries) if (entry.name !== "state.json") removeEntry(path.join(dir, entry.name), entry.isDirectory());
   // What is left is the state file (or nothing): no second walk of the dir.
-  fs.rmSync(path.join(dir, "state.json"), { force: true });
+  removeEntry(path.join(dir, "state.json"), false);
   try {
     fs.rmdirSync(dir);
   } catch {
     // Something appeared meanwhile (a write of a process still stopping): removed whole.
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A file, or a dir and what it holds (not what a link points to). By hand: `rmSync`'s own walk
+ * first tries to remove each dir whole and catches the error, which cost half a stop of one process.
+ */
+function removeEntry(file: string, isDir: boolean): void {
+  try {
+    if (isDir) {
+      for (const entry of fs.readdirSync(file, { withFileTypes: true })) removeEntry(path.join(file, entry.name), entry.isDirectory());
+      fs.rmdirSync(file);
+    } else {
+      fs.unlinkSync(file);
+    }
+  } catch {
+    fs.rmSync(file, { recursive: true, force: true });
   }
 }

@@ -69,7 +69,7 @@ describe("a run dir cut short", () => {
   it("is removed with its state file last, so that a removal killed halfway leaves a dir the next cleanup finds", () => {
     const state = newState();
     const removed: string[] = [];
-    const { rmSync, rmdirSync } = fs;
+    const { rmSync, rmdirSync, unlinkSync } = fs;
     // Each removal as it happens, in order (the dir's own last).
     const note = (target: fs.PathLike) => removed.push(path.relative(state.dir, String(target)) || ".");
     const spies = [
@@ -81,9 +81,17 @@ describe("a run dir cut short", () => {
         note(target);
         rmdirSync(target, options);
       }),
+      vi.spyOn(fs, "unlinkSync").mockImplementation((target) => {
+        note(target);
+        unlinkSync(target);
+      }),
     ];
     try {
       fs.writeFileSync(path.join(state.dir, "descriptor.json"), "{}");
+      fs.mkdirSync(path.join(state.dir, "s0", "files"), { recursive: true });
+      fs.writeFileSync(path.join(state.dir, "s0", "service.env"), "");
+      fs.writeFileSync(path.join(state.dir, "s0", "files", "a.conf"), "");
+      fs.symlinkSync("/etc", path.join(state.dir, "s0", "link"));
       removeRunDir(state.dir);
     } finally {
       for (const spy of spies) spy.mockRestore();
@@ -92,6 +100,11 @@ describe("a run dir cut short", () => {
     expect(removed.at(-2)).toBe("state.json");
     expect(removed.slice(0, -2)).not.toContain("state.json");
     expect(removed).toContain("descriptor.json");
+    // A service's dir after what it holds; a link itself, not what it points to.
+    expect(removed.indexOf("s0")).toBeGreaterThan(removed.indexOf("s0/files"));
+    expect(removed.indexOf("s0/files")).toBeGreaterThan(removed.indexOf("s0/files/a.conf"));
+    expect(removed).toContain("s0/link");
+    expect(fs.existsSync("/etc/hostname") || fs.existsSync("/etc/passwd")).toBe(true);
     expect(fs.existsSync(state.dir)).toBe(false);
   });
 });

@@ -1,64 +1,29 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { type ProcStat, listProcStats, readProcStat } from "../../host/proc-stat.js";
+import { readProcStat } from "../../host/proc-stat.js";
+import { membersOf } from "./group-members.js";
 
 /**
  * Whether any process of the group is left. A zombie does not count: it is dead, only not yet
  * reaped, and an orphaned grandchild is reaped by init, which some inits do late (seconds) and a
- * container's PID 1 often never does.
+ * container's PID 1 often never does. `reaped`: the group's leader, which this process has reaped
+ * (its members are then looked for among the pids made since, see `membersOf`).
  */
-export function groupAlive(pgid: number): boolean {
+export function groupAlive(pgid: number, reaped?: Leader): boolean {
   try {
     process.kill(-pgid, 0);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
-  return !onlyZombiesLeft(pgid);
+  return !onlyZombiesLeft(pgid, reaped);
 }
 
 /** Whether /proc shows members of the group and every one is a zombie; false where it cannot tell. */
-function onlyZombiesLeft(pgid: number): boolean {
+function onlyZombiesLeft(pgid: number, reaped: Leader | undefined): boolean {
   // Most often the leader itself is alive: one read decides.
-  const leader = readProcStat(pgid);
-  if (leader && leader.pgid === pgid && !dead(leader.state)) return false;
-  const members = groupsNow().get(pgid);
-  return members !== undefined && members.live === 0 && members.zombies > 0;
-}
-
-interface Members {
-  live: number;
-  zombies: number;
-}
-
-let scan: Map<number, Members> | undefined;
-
-/**
- * Every process group of /proc, read once per turn of the event loop: 50 services stopping at once
- * poll together, and a scan each cost more than their whole stop.
- */
-function groupsNow(): Map<number, Members> {
-  if (scan) return scan;
-  const groups = new Map<number, Members>();
-  let stats: ProcStat[] = [];
-  try {
-    stats = listProcStats();
-  } catch {
-    // Unknown: no group is reported dead.
-  }
-  for (const stat of stats) {
-    const members = groups.get(stat.pgid) ?? { live: 0, zombies: 0 };
-    if (dead(stat.state)) members.zombies++;
-    else members.live++;
-    groups.set(stat.pgid, members);
-  }
-  scan = groups;
-  setImmediate(() => {
-    scan = undefined;
-  }).unref();
-  return groups;
-}
-
-function dead(state: string): boolean {
-  return state === "Z" || state === "X";
+  const leader = reaped ? undefined : readProcStat(pgid);
+  if (leader && leader.pgid === pgid && leader.state !== "Z" && leader.state !== "X") return false;
+  const members = membersOf(pgid, reaped?.forksBefore);
+  return members.live === 0 && members.zombies > 0;
 }
 
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -77,13 +42,15 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 export interface Leader {
   exited(): boolean;
   readonly exit: Promise<unknown>;
+  /** The kernel's count of processes made before its spawn (`forksSoFar`), if known. */
+  readonly forksBefore: number | undefined;
 }
 
 /** Polls until the group is empty or `ms` pass; resolves whether it is empty. */
 export async function waitGroupGone(pgid: number, ms: number, leader?: Leader): Promise<boolean> {
   const deadline = Date.now() + ms;
   let delay = 2;
-  while (leader ? !leader.exited() || groupAlive(pgid) : groupAlive(pgid)) {
+  while (leader ? !leader.exited() || groupAlive(pgid, leader) : groupAlive(pgid)) {
     if (Date.now() >= deadline) return false;
     const wait = sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
     await (leader && !leader.exited() ? Promise.race([wait, leader.exit]) : wait);

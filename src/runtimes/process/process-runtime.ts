@@ -6,7 +6,7 @@ import { resolvConf } from "../../dns/host-resolvers.js";
 import { debugFor, envNames } from "../../debug.js";
 import { HarnessError, StartError } from "../../errors.js";
 import type { Plan, PlannedService } from "../../plan/plan.js";
-import { processStartTime } from "../../host/proc-stat.js";
+import { forksSoFar, processStartTime } from "../../host/proc-stat.js";
 import { targetOptions } from "../../topology/target-options.js";
 import type { ExitInfo, RunningService, Runtime, RuntimeContext } from "../runtime.js";
 import { processFiles, writeProcessFiles } from "./process-files.js";
@@ -61,6 +61,8 @@ export class ProcessRuntime implements Runtime {
     // With names: in its view's mount namespace, where the run's resolv.conf is /etc/resolv.conf.
     const namespace = this.#namespaces.get(context.plan.dns?.serverOf[service.name] ?? "");
     const [command, argv] = namespace ? await namespace.enter([file, ...service.args], cwd) : [file, [...service.args]];
+    // Its group's members are then looked for among the pids made since (see `membersOf`).
+    const forksBefore = forksSoFar();
     const child = spawn(command, argv, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     // Watched at once (the pid is known before the spawn event): a harness killed in between leaves nothing.
     if (child.pid !== undefined) watchGroup(child.pid);
@@ -78,7 +80,7 @@ export class ProcessRuntime implements Runtime {
     context.state.record({ kind: "process", service: service.name, id: String(pid), pgid: pid, startedAt: processStartTime(pid) });
     child.stdout!.on("data", (chunk: Buffer) => context.log.write("stdout", chunk));
     child.stderr!.on("data", (chunk: Buffer) => context.log.write("stderr", chunk));
-    const leader: Leader = { exited: () => child.exitCode !== null || child.signalCode !== null, exit: once(child, "exit").catch(() => {}) };
+    const leader: Leader = { exited: () => child.exitCode !== null || child.signalCode !== null, exit: once(child, "exit").catch(() => {}), forksBefore };
     const exited = exitOf(child).then((info) => {
       context.log.flush();
       return info;
