@@ -14,6 +14,9 @@ export type ServiceState = "pending" | "starting" | "healthy" | "paused" | "exit
 /** How many lines of its log an `exited` event and `status()` carry. */
 const EXIT_LOG_LINES = 20;
 
+/** Why a start in progress is abandoned by a stop: made once (an `abort()` without a reason makes a DOMException, and its stack, each time). */
+const STOPPING = new DOMException("The service is being stopped", "AbortError");
+
 /** Drives one service through start, health, stop and restart on its runtime. */
 export class ServiceController {
   readonly log: ServiceLog;
@@ -187,7 +190,7 @@ export class ServiceController {
   /** Stops whatever of the service runs; a start in progress is abandoned first. */
   async stop(): Promise<void> {
     if (this.#state === "pending" || this.#state === "stopped") return;
-    this.#abort.abort();
+    this.#abort.abort(STOPPING);
     const running = this.#running ?? (await this.#launching?.catch(() => undefined));
     this.#state = "stopping";
     this.emit({ service: this.service.name, state: "stopping" });

@@ -66,8 +66,17 @@ export class RunState {
     return dir;
   }
 
-  /** Writes a file only the owner can read (env files, keys). */
+  /**
+   * Writes a file only the owner can read (env files, keys). A new file is made 0600 (a umask only
+   * takes bits away); one that was there already may have been looser, so it is set to 0600.
+   */
   writePrivate(file: string, content: string): void {
+    try {
+      fs.writeFileSync(file, content, { mode: 0o600, flag: "wx" });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
     fs.writeFileSync(file, content, { mode: 0o600 });
     fs.chmodSync(file, 0o600);
   }

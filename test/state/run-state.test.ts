@@ -22,6 +22,19 @@ function newState(): RunState {
 const onDisk = (state: RunState) => JSON.parse(fs.readFileSync(path.join(state.dir, "state.json"), "utf8")) as { resources: { id: string }[] };
 
 describe("RunState", () => {
+  it("writes private files 0600: a new one as it is made, one that was looser by setting its mode", () => {
+    const state = newState();
+    const fresh = path.join(state.dir, "fresh.env");
+    state.writePrivate(fresh, "A=1\n");
+    expect(fs.statSync(fresh).mode & 0o777).toBe(0o600);
+    const loose = path.join(state.dir, "loose.env");
+    fs.writeFileSync(loose, "old", { mode: 0o644 });
+    fs.chmodSync(loose, 0o644);
+    state.writePrivate(loose, "B=2\n");
+    expect(fs.statSync(loose).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(loose, "utf8")).toBe("B=2\n");
+  });
+
   it("writes the records of one job together, before any I/O or timer of the next turn", async () => {
     const state = newState();
     for (let i = 0; i < 50; i++) state.record({ kind: "process", id: String(1000 + i) });
