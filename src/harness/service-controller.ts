@@ -192,10 +192,13 @@ export class ServiceController {
     if (this.#state === "pending" || this.#state === "stopped") return;
     this.#abort.abort(STOPPING);
     const running = this.#running ?? (await this.#launching?.catch(() => undefined));
+    // Signalled first (the runtime's stop sends its signal before it first waits), then told: the
+    // event's work is done while the service ends. Its exit is seen a turn later, as "stopping".
+    const stopped = running?.stop(this.service.spec.stopTimeoutMs);
     this.#state = "stopping";
     this.emit({ service: this.service.name, state: "stopping" });
     try {
-      await running?.stop(this.service.spec.stopTimeoutMs);
+      await stopped;
     } finally {
       this.#running = undefined;
       this.#launching = undefined;

@@ -21,7 +21,9 @@ export async function freePort(avoid: ReadonlySet<number> = new Set()): Promise<
 
 /**
  * `count` ports that are free now and not in `avoid`, all different: the kernel picks each while the
- * others are held, all at once (one after another, 50 services waited 25 ms for theirs).
+ * others are held, all at once (one after another, 50 services waited 25 ms for theirs). Not
+ * get-port (7.2): it tries each port on every local address, and 50 took it 5.6 ms against 1.5 ms
+ * here (one 0.09 against 0.06 ms); its in-process lock is what holding them all at once gives.
  */
 export async function freePorts(count: number, avoid: ReadonlySet<number> = new Set()): Promise<number[]> {
   const held: net.Server[] = [];

@@ -247,6 +247,12 @@ export class SshConnection extends EventEmitter<Events> {
     return this.#connecting;
   }
 
+  /**
+   * A first connect is tried once (a node that is not there says so at once); a reconnect up to
+   * RECONNECT_ATTEMPTS times, 0.4 s, 0.8 s… apart, but never after a refused key or host key. Not
+   * p-retry (7.1): the same loop, but a dependency (and its own) for it, and the attempt count,
+   * the log line per attempt and the `closed` check would sit in its callbacks.
+   */
   async #connectWithRetry(): Promise<Ssh2Client> {
     const reconnecting = this.#everConnected;
     for (let attempt = 1; ; attempt++) {
