@@ -10,6 +10,7 @@ import type { Command } from "./commands.js";
 import { upDetached } from "./detach.js";
 import { prefixer } from "./log-prefix.js";
 import { StartProgress } from "./progress.js";
+import { readStateFile } from "../state/state-file.js";
 
 export const upCommand: Command = {
   summary:
@@ -57,7 +58,7 @@ export const upCommand: Command = {
         return 1;
       }
       const runDir = path.join(path.dirname(log), `harness-${runId}`);
-      const { statusUrl } = JSON.parse(fs.readFileSync(path.join(runDir, "state.json"), "utf8")) as { statusUrl?: string };
+      const { statusUrl } = readStateFile<{ statusUrl?: string }>(path.join(runDir, "state.json")) ?? {};
       if (json) {
         const descriptor = JSON.parse(fs.readFileSync(path.join(runDir, "descriptor.json"), "utf8"));
         console.log(JSON.stringify({ runId, registry: descriptor.registry, ...(statusUrl && { statusUrl }) }, null, 2));

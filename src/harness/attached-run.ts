@@ -6,6 +6,7 @@ import type { LogLine, LogsOptions } from "../logs/service-log.js";
 import type { Plan, PlannedService } from "../plan/plan.js";
 import type { RuntimeInfo } from "../runtimes/runtime.js";
 import type { StateFile } from "../state/run-state.js";
+import { readStateFile } from "../state/state-file.js";
 import type { HarnessEvent } from "../topology/types.js";
 import type { ServiceControl } from "./service-handle.js";
 import type { ServiceState } from "./service-controller.js";
@@ -67,11 +68,7 @@ export class AttachedRun {
 
   /** The owner's last noted states; empty once the run is gone. */
   states(): Record<string, string> {
-    try {
-      return (JSON.parse(fs.readFileSync(this.#stateFile, "utf8")) as StateFile).services;
-    } catch {
-      return {};
-    }
+    return readStateFile<StateFile>(this.#stateFile)?.services ?? {};
   }
 
   /** Detaches: the run goes on in its owner. */

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ownStartTime } from "../host/proc-stat.js";
 import { markRunOnDisk, unmarkRunOnDisk } from "./owner-marks.js";
+import { StateFileWriter } from "./state-file.js";
 
 /** Something a run created and must undo: what the reaper reads after a crash. */
 export interface Resource {
@@ -33,6 +34,7 @@ export interface StateFile {
 export class RunState {
   readonly #file: string;
   readonly #state: StateFile;
+  #writer: StateFileWriter | undefined;
   #pending: NodeJS.Immediate | undefined;
   /** A write of the resources is queued for the end of this job (see `record`). */
   #queued = false;
@@ -161,6 +163,8 @@ export class RunState {
     this.#held = false;
     if (this.#dirty && !this.#removed) this.#save();
     this.#dirty = false;
+    // The run is over, its dir left for the reaper: no file held open for it.
+    this.#writer?.close();
   }
 
   get resources(): readonly Resource[] {
@@ -170,6 +174,7 @@ export class RunState {
   /** Removes the state dir: the run left nothing behind. */
   remove(): void {
     this.#removed = true;
+    this.#writer?.close();
     removeRunDir(this.dir);
     unmarkRunOnDisk();
   }
@@ -186,10 +191,10 @@ export class RunState {
     this.#queued = false;
     if (this.#pending) clearImmediate(this.#pending);
     this.#pending = undefined;
-    // Written whole and renamed, so that a crash never leaves half a file for the reaper.
-    const tmp = `${this.#file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.#state, null, 2), { mode: 0o600 });
-    fs.renameSync(tmp, this.#file);
+    // Never half a file for the reaper, even when this process is killed meanwhile (state-file.ts).
+    const text = JSON.stringify(this.#state, null, 2);
+    if (this.#writer) this.#writer.write(text);
+    else this.#writer = StateFileWriter.create(this.#file, text);
   }
 }
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { HarnessDescriptor } from "../plan/descriptor.js";
 import { processStartTime } from "../host/proc-stat.js";
 import type { StateFile } from "./run-state.js";
+import { readStateFile } from "./state-file.js";
 
 /** A run found on disk: its state file, whether its owner still lives, and its descriptor once started. */
 export interface RunRecord {
@@ -35,8 +36,8 @@ export function listRuns(root = os.tmpdir()): RunRecord[] {
 const STATELESS_AFTER_MS = 1_000;
 
 export function readRun(dir: string): RunRecord | undefined {
-  // The .tmp when a process was killed between writing it and renaming it over (or into) state.json.
-  const state = readJson<StateFile>(path.join(dir, "state.json")) ?? readJson<StateFile>(path.join(dir, "state.json.tmp"));
+  // The .tmp when a process was killed between writing it and renaming it over state.json (a state longer than a page).
+  const state = readStateFile<StateFile>(path.join(dir, "state.json")) ?? readStateFile<StateFile>(path.join(dir, "state.json.tmp"));
   if (!state) return statelessRun(dir);
   const descriptor = readJson<HarnessDescriptor>(path.join(dir, "descriptor.json"));
   return { runId: state.runId, dir, state, ownerAlive: ownerAlive(state), descriptor };
